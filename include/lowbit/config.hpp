@@ -1,0 +1,149 @@
+// lowbit/config.hpp: version, ABI namespace, error and assertion macros shared by every header.
+#pragma once
+
+#include <cassert>
+#include <cstddef>
+#include <cstdint>
+
+#define LOWBIT_VERSION_MAJOR 0
+#define LOWBIT_VERSION_MINOR 1
+#define LOWBIT_VERSION_PATCH 0
+
+// ---------------------------------------------------------------------------------------------
+// ABI namespace.
+//
+// lowbit is header-only and part of its machine code depends on the instruction set the
+// translation unit is compiled for (the xsimd paths, and the run-time paths whose target
+// attributes add to the command-line flags). Two translation units of one program compiled with
+// different -m flags would otherwise define the same inline functions differently, and the linker
+// would keep one of them at random. Every lowbit entity therefore lives in an inline namespace
+// whose name records the compile-time instruction set: such TUs get distinct symbols, and passing
+// lowbit objects between them fails at link time instead of misbehaving at run time.
+// ---------------------------------------------------------------------------------------------
+#if defined(__AVX512BW__)
+#define LOWBIT_ABI_ISA avx512bw
+#elif defined(__AVX512F__)
+#define LOWBIT_ABI_ISA avx512f
+#elif defined(__AVX2__) && defined(__FMA__)
+#define LOWBIT_ABI_ISA avx2fma
+#elif defined(__AVX2__)
+#define LOWBIT_ABI_ISA avx2
+#elif defined(__AVX__)
+#define LOWBIT_ABI_ISA avx
+#elif defined(__SSE4_2__)
+#define LOWBIT_ABI_ISA sse42
+#elif defined(__SSE4_1__)
+#define LOWBIT_ABI_ISA sse41
+#elif defined(__SSSE3__)
+#define LOWBIT_ABI_ISA ssse3
+#elif defined(__SSE2__)
+#define LOWBIT_ABI_ISA sse2
+#elif defined(__ARM_FEATURE_DOTPROD)
+#define LOWBIT_ABI_ISA neondot
+#elif defined(__aarch64__)
+#define LOWBIT_ABI_ISA neon
+#else
+#define LOWBIT_ABI_ISA base
+#endif
+
+#define LOWBIT_DETAIL_CONCAT2(a, b, c) a##b##c
+#define LOWBIT_DETAIL_CONCAT(a, b, c) LOWBIT_DETAIL_CONCAT2(a, b, c)
+#define LOWBIT_ABI_NAMESPACE LOWBIT_DETAIL_CONCAT(v0_1_, LOWBIT_ABI_ISA, )
+
+#define LOWBIT_NAMESPACE_BEGIN                                                                     \
+  namespace lowbit {                                                                               \
+  inline namespace LOWBIT_ABI_NAMESPACE {
+#define LOWBIT_NAMESPACE_END                                                                       \
+  }                                                                                                \
+  }
+
+// ---------------------------------------------------------------------------------------------
+// Architecture.
+// ---------------------------------------------------------------------------------------------
+#if defined(__x86_64__) || defined(_M_X64)
+#define LOWBIT_ARCH_X86_64 1
+#else
+#define LOWBIT_ARCH_X86_64 0
+#endif
+#if defined(__aarch64__) || defined(_M_ARM64)
+#define LOWBIT_ARCH_AARCH64 1
+#else
+#define LOWBIT_ARCH_AARCH64 0
+#endif
+
+// Run-time ISA paths need GCC/Clang target attributes. LOWBIT_EMULATE_X86_SIMD is a test-only
+// switch: the AVX-512 kernels are compiled against SIMDe's portable intrinsics so that their logic
+// can be checked on machines without AVX-512 (see tests/kernels/emulated_avx512_test.cpp).
+#if LOWBIT_ARCH_X86_64 && (defined(__GNUC__) || defined(__clang__))
+#define LOWBIT_HAVE_X86_PATHS 1
+#else
+#define LOWBIT_HAVE_X86_PATHS 0
+#endif
+#if LOWBIT_ARCH_AARCH64 && (defined(__GNUC__) || defined(__clang__)) && defined(__linux__)
+#define LOWBIT_HAVE_NEON_DOT_PATH 1
+#else
+#define LOWBIT_HAVE_NEON_DOT_PATH 0
+#endif
+
+#if defined(LOWBIT_EMULATE_X86_SIMD)
+#define LOWBIT_TARGET_AVX2
+#define LOWBIT_TARGET_AVX512
+#define LOWBIT_TARGET_AVX512VNNI
+#else
+#define LOWBIT_TARGET_AVX2 __attribute__((target("avx2,fma,bmi2,f16c")))
+#define LOWBIT_TARGET_AVX512 __attribute__((target("avx2,fma,bmi2,f16c,avx512f,avx512bw,avx512dq,avx512vl")))
+#define LOWBIT_TARGET_AVX512VNNI                                                                   \
+  __attribute__((target("avx2,fma,bmi2,f16c,avx512f,avx512bw,avx512dq,avx512vl,avx512vnni")))
+#endif
+#define LOWBIT_TARGET_NEONDOT __attribute__((target("arch=armv8.2-a+dotprod")))
+
+// ---------------------------------------------------------------------------------------------
+// Errors and assertions.
+//
+// Bad data at the API boundary raises lowbit::error through LOWBIT_THROW, which a user may
+// redefine (for example to log and abort in builds with -fno-exceptions). Inner kernels are
+// noexcept and only check their preconditions with LOWBIT_ASSERT, which follows NDEBUG unless
+// LOWBIT_ENABLE_ASSERTS is defined (the test builds define it in Release).
+// ---------------------------------------------------------------------------------------------
+#ifndef LOWBIT_THROW
+#if defined(__cpp_exceptions) || defined(__EXCEPTIONS) || defined(_CPPUNWIND)
+#define LOWBIT_THROW(message) throw ::lowbit::error(message)
+#else
+#include <cstdio>
+#include <cstdlib>
+#define LOWBIT_THROW(message)                                                                      \
+  do {                                                                                             \
+    std::fprintf(stderr, "lowbit error: %s\n", std::string(message).c_str());                     \
+    std::abort();                                                                                  \
+  } while (0)
+#endif
+#endif
+
+#ifndef LOWBIT_ASSERT
+#if defined(LOWBIT_ENABLE_ASSERTS)
+#include <cstdio>
+#include <cstdlib>
+#define LOWBIT_ASSERT(condition)                                                                   \
+  do {                                                                                             \
+    if (!(condition)) {                                                                            \
+      std::fprintf(stderr, "%s:%d: lowbit assertion failed: %s\n", __FILE__, __LINE__, #condition); \
+      std::abort();                                                                                \
+    }                                                                                              \
+  } while (0)
+#else
+#define LOWBIT_ASSERT(condition) assert(condition)
+#endif
+#endif
+
+#if defined(__GNUC__) || defined(__clang__)
+#define LOWBIT_RESTRICT __restrict__
+#define LOWBIT_ALWAYS_INLINE inline __attribute__((always_inline))
+#else
+#define LOWBIT_RESTRICT
+#define LOWBIT_ALWAYS_INLINE inline
+#endif
+
+LOWBIT_NAMESPACE_BEGIN
+/// Signed index type used for sizes, strides and positions throughout lowbit.
+using index_t = std::ptrdiff_t;
+LOWBIT_NAMESPACE_END

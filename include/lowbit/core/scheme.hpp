@@ -1,0 +1,62 @@
+// lowbit/core/scheme.hpp: quantization schemes (symmetric, affine) and quantize-step rounding policies.
+#pragma once
+
+#include <type_traits>
+
+#include "lowbit/config.hpp"
+
+LOWBIT_NAMESPACE_BEGIN
+
+namespace detail {
+struct scheme_tag {};
+struct rounding_tag {};
+}  // namespace detail
+
+/// Symmetric: the range is [-amax, amax] and the zero point is fixed by the format
+/// (0 for signed formats, see symmetric_zero_point()).
+struct symmetric : detail::scheme_tag {
+  static constexpr bool is_affine = false;
+  static constexpr const char* name = "symmetric";
+};
+/// Affine (asymmetric): scale and zero point are both chosen from [min, max].
+struct affine : detail::scheme_tag {
+  static constexpr bool is_affine = true;
+  static constexpr const char* name = "affine";
+};
+
+template <class T>
+inline constexpr bool is_scheme_v = std::is_base_of_v<detail::scheme_tag, T>;
+
+// ---------------------------------------------------------------------------------------------
+// Quantize-step rounding. Both round half to even (the default floating-point environment's
+// rounding, as std::nearbyint and cvtps2dq do), then add the zero point and saturate:
+//   reciprocal_multiply (PyTorch, FBGEMM):  q = clamp(nearbyint(x * (1.0f / scale)) + zp)
+//   true_divide (ONNX QuantizeLinear):      q = clamp(nearbyint(x / scale) + zp)
+// They disagree when x * fl(1/scale) and x / scale round to different sides of a .5 tie, e.g.
+// scale = 0.00214854861f, x = 0.273939937f (exactly 127.499995...): the division rounds to
+// 127.49999 -> 127, the reciprocal product to exactly 127.5 -> 128. Tests cover both.
+// ---------------------------------------------------------------------------------------------
+struct reciprocal_multiply : detail::rounding_tag {
+  static constexpr bool divides = false;
+  static constexpr const char* name = "reciprocal_multiply";
+  /// The per-qparam factor the kernels apply: the float reciprocal of the scale.
+  static float factor(float scale) noexcept { return 1.0f / scale; }
+  static float apply(float x, float factor) noexcept { return x * factor; }
+};
+struct true_divide : detail::rounding_tag {
+  static constexpr bool divides = true;
+  static constexpr const char* name = "true_divide";
+  static float factor(float scale) noexcept { return scale; }
+  static float apply(float x, float factor) noexcept { return x / factor; }
+};
+
+template <class T>
+inline constexpr bool is_rounding_v = std::is_base_of_v<detail::rounding_tag, T>;
+
+/// What quantize does with +-Inf. NaN is always an error: it has no meaningful code.
+enum class inf_policy {
+  error,     ///< default: throw lowbit::error naming the first non-finite element
+  saturate,  ///< opt-in: +Inf -> qmax, -Inf -> qmin
+};
+
+LOWBIT_NAMESPACE_END

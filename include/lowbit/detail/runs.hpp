@@ -1,0 +1,200 @@
+// lowbit/detail/runs.hpp: float inputs as a 3-D view around the channel axis, and their traversal in runs.
+//
+// Every input tensor is seen as (outer, channels, inner) = (n0, n1, n2) with element strides
+// (s0, s1, s2): the dimensions before the axis, the axis, and the dimensions after it, flattened.
+// The logical (output) order is C order: flat index (i0 * n1 + i1) * n2 + i2.
+//
+// A qparam slot is
+//   per tensor   0
+//   per channel  i1
+//   per group    (i0 * G + i1 / B) * n2 + i2, G = ceil(n1 / B): C order over the input shape with
+//                the axis dimension replaced by G (ONNX's blocked scale shape)
+//
+// A run is a maximal stretch of consecutive output positions read with one input stride and a
+// slot that is either constant or advances by one per element; the kernels work on runs.
+#pragma once
+
+#include <Eigen/Core>
+#include <algorithm>
+#include <cstdint>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "lowbit/config.hpp"
+#include "lowbit/core/error.hpp"
+#include "lowbit/core/granularity.hpp"
+
+LOWBIT_NAMESPACE_BEGIN
+namespace detail {
+
+struct view3 {
+  const float* data = nullptr;
+  index_t n0 = 1, n1 = 0, n2 = 1;
+  index_t s0 = 0, s1 = 1, s2 = 1;
+
+  index_t size() const noexcept { return n0 * n1 * n2; }
+  bool c_contiguous() const noexcept {
+    return (n2 <= 1 || s2 == 1) && (n1 <= 1 || s1 == n2) && (n0 <= 1 || s0 == n1 * n2);
+  }
+};
+
+/// A float tensor ready for the kernels: its logical shape, the axis the view is built around,
+/// and a copy of the data when the source could not be read in place (an Eigen expression without
+/// direct access, or a scalar type other than float).
+struct float_input {
+  std::vector<index_t> shape;
+  int axis = 0;
+  view3 view;
+  std::vector<float> storage;
+};
+
+inline int normalize_axis(int axis, index_t rank, const char* what) {
+  if (axis < -rank || axis >= rank) {
+    fail(what, ": axis ", axis, " is out of range for a tensor of rank ", rank, " (valid: ", -rank,
+         " to ", rank - 1, ")");
+  }
+  return axis < 0 ? static_cast<int>(axis + rank) : axis;
+}
+
+inline std::string shape_string(const std::vector<index_t>& shape) {
+  std::string s = "[";
+  for (std::size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
+  return s + "]";
+}
+
+/// A contiguous C-order buffer of the given shape, seen around `axis`.
+inline float_input make_input(const float* data, const std::vector<index_t>& shape, int axis) {
+  if (shape.empty()) fail("a tensor needs at least one dimension (use {1} for a scalar)");
+  float_input in;
+  in.shape = shape;
+  in.axis = normalize_axis(axis, static_cast<index_t>(shape.size()), "tensor");
+  index_t outer = 1, inner = 1;
+  for (std::size_t d = 0; d < shape.size(); ++d) {
+    if (shape[d] < 0) fail("tensor shape ", shape_string(shape), " has a negative dimension");
+    if (static_cast<int>(d) < in.axis) outer *= shape[d];
+    if (static_cast<int>(d) > in.axis) inner *= shape[d];
+  }
+  const index_t channels = shape[static_cast<std::size_t>(in.axis)];
+  if (data == nullptr && outer * channels * inner > 0) fail("tensor data pointer is null");
+  in.view = view3{data, outer, channels, inner, channels * inner, inner, 1};
+  return in;
+}
+
+/// An Eigen dense object (matrix, vector, Map, Block with strides, or any expression) of shape
+/// [rows, cols], seen around axis 0 (rows) or 1 (columns). Objects with direct access to float
+/// storage are read in place; anything else is evaluated once into a row-major copy.
+template <class Derived>
+float_input make_input(const Eigen::DenseBase<Derived>& x, int axis) {
+  float_input in;
+  in.shape = {static_cast<index_t>(x.rows()), static_cast<index_t>(x.cols())};
+  in.axis = normalize_axis(axis, 2, "matrix");
+  const index_t rows = in.shape[0], cols = in.shape[1];
+  const float* data = nullptr;
+  index_t rs = cols, cs = 1;
+  constexpr bool direct = (Derived::Flags & Eigen::DirectAccessBit) != 0 &&
+                          std::is_same_v<typename Derived::Scalar, float>;
+  if constexpr (direct) {
+    data = x.derived().data();
+    rs = static_cast<index_t>(x.derived().rowStride());
+    cs = static_cast<index_t>(x.derived().colStride());
+  } else {
+    in.storage.resize(static_cast<std::size_t>(rows * cols));
+    Eigen::Map<Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(
+        in.storage.data(), rows, cols) = x.derived().template cast<float>();
+    data = in.storage.data();
+  }
+  if (in.axis == 0) {
+    in.view = view3{data, 1, rows, cols, 0, rs, cs};
+  } else {
+    in.view = view3{data, rows, cols, 1, rs, cs, 1};
+  }
+  return in;
+}
+
+/// Number of qparam slots for a view and a granularity.
+inline index_t slot_count(const view3& v, const granularity_desc& g) {
+  switch (g.kind) {
+    case granularity_kind::tensor: return 1;
+    case granularity_kind::channel: return v.n1;
+    case granularity_kind::group: return v.n0 * ((v.n1 + g.group_size - 1) / g.group_size) * v.n2;
+  }
+  return 1;
+}
+
+/// Shape of the qparam tensor: [] per tensor, [channels] per channel, the input shape with the
+/// axis dimension replaced by the group count per group.
+inline std::vector<index_t> slot_shape(const std::vector<index_t>& shape, const granularity_desc& g) {
+  switch (g.kind) {
+    case granularity_kind::tensor: return {};
+    case granularity_kind::channel: return {shape[static_cast<std::size_t>(g.axis)]};
+    case granularity_kind::group: {
+      std::vector<index_t> s = shape;
+      auto& d = s[static_cast<std::size_t>(g.axis)];
+      d = (d + g.group_size - 1) / g.group_size;
+      return s;
+    }
+  }
+  return {};
+}
+
+struct run {
+  index_t in_offset;   ///< element offset of the first input value
+  index_t in_stride;   ///< element stride between input values
+  index_t n;           ///< number of elements
+  index_t out_offset;  ///< flat (C-order) index of the first element
+  index_t slot;        ///< qparam slot of the first element
+  bool slot_varies;    ///< slot advances by one per element (else constant)
+};
+
+/// Calls fn(run) for every run of the view under granularity g, in increasing output order.
+template <class Fn>
+void for_each_run(const view3& v, const granularity_desc& g, Fn&& fn) {
+  if (v.size() == 0) return;
+  const index_t n0 = v.n0, n1 = v.n1, n2 = v.n2;
+  if (g.kind == granularity_kind::tensor && v.c_contiguous()) {
+    fn(run{0, 1, v.size(), 0, 0, false});
+    return;
+  }
+  if (n2 > 1) {  // runs along the inner dimensions
+    const index_t groups = g.kind == granularity_kind::group ? (n1 + g.group_size - 1) / g.group_size : 0;
+    for (index_t i0 = 0; i0 < n0; ++i0) {
+      for (index_t i1 = 0; i1 < n1; ++i1) {
+        run r{i0 * v.s0 + i1 * v.s1, v.s2, n2, (i0 * n1 + i1) * n2, 0, false};
+        if (g.kind == granularity_kind::channel) {
+          r.slot = i1;
+        } else if (g.kind == granularity_kind::group) {
+          r.slot = (i0 * groups + i1 / g.group_size) * n2;
+          r.slot_varies = true;
+        }
+        fn(r);
+      }
+    }
+    return;
+  }
+  for (index_t i0 = 0; i0 < n0; ++i0) {  // n2 == 1: runs along the axis
+    switch (g.kind) {
+      case granularity_kind::tensor: fn(run{i0 * v.s0, v.s1, n1, i0 * n1, 0, false}); break;
+      case granularity_kind::channel: fn(run{i0 * v.s0, v.s1, n1, i0 * n1, 0, true}); break;
+      case granularity_kind::group: {
+        const index_t groups = (n1 + g.group_size - 1) / g.group_size;
+        for (index_t gi = 0; gi < groups; ++gi) {
+          const index_t start = gi * g.group_size;
+          fn(run{i0 * v.s0 + start * v.s1, v.s1, std::min(g.group_size, n1 - start),
+                 i0 * n1 + start, i0 * groups + gi, false});
+        }
+        break;
+      }
+    }
+  }
+}
+
+/// Validates a granularity against an input (axis already normalized by make_input).
+inline void check_granularity(const float_input& in, const granularity_desc& g) {
+  if (g.kind == granularity_kind::group && g.group_size <= 0)
+    fail("per_group: group_size must be positive, got ", g.group_size);
+  (void)in;
+}
+
+}  // namespace detail
+LOWBIT_NAMESPACE_END

@@ -1,0 +1,249 @@
+// lowbit/kernels/quantize_avx2.hpp: the elementwise kernels for AVX2, reached at run time.
+//
+// Bit-identical to kernels/quantize_scalar.hpp: the same float operations in the same order,
+// cvtps2dq rounds half to even under the default MXCSR (as std::nearbyint does), and the
+// saturating packs never saturate because codes are clamped to [qmin, qmax] first.
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+#include <limits>
+
+#include "lowbit/config.hpp"
+#include "lowbit/kernels/detail/x86_intrinsics.hpp"
+#include "lowbit/kernels/quantize_scalar.hpp"
+
+#if LOWBIT_HAVE_X86_PATHS
+
+LOWBIT_NAMESPACE_BEGIN
+namespace kernels {
+namespace avx2 {
+
+/// Lanes of NaN (and of +-Inf when limit is FLT_MAX).
+LOWBIT_TARGET_AVX2 LOWBIT_ALWAYS_INLINE __m256 nonfinite(__m256 v, __m256 limit) noexcept {
+  return _mm256_cmp_ps(_mm256_andnot_ps(_mm256_set1_ps(-0.0f), v), limit, _CMP_NLE_UQ);
+}
+
+/// 8 floats -> 8 int32 codes: nearbyint(clamp(R(v, f), lo, hi)) + zp.
+template <class Rounding>
+LOWBIT_TARGET_AVX2 LOWBIT_ALWAYS_INLINE __m256i round8(__m256 v, __m256 f, __m256 lo, __m256 hi,
+                                                       __m256i zp) noexcept {
+  __m256 r = Rounding::divides ? _mm256_div_ps(v, f) : _mm256_mul_ps(v, f);
+  r = _mm256_min_ps(_mm256_max_ps(r, lo), hi);
+  return _mm256_add_epi32(_mm256_cvtps_epi32(r), zp);
+}
+
+/// Four vectors of 8 int32 codes (already in the format's range) -> 32 bytes in element order.
+template <bool Signed>
+LOWBIT_TARGET_AVX2 LOWBIT_ALWAYS_INLINE __m256i narrow32(__m256i a, __m256i b, __m256i c,
+                                                         __m256i d) noexcept {
+  __m256i r;
+  if constexpr (Signed) {
+    r = _mm256_packs_epi16(_mm256_packs_epi32(a, b), _mm256_packs_epi32(c, d));
+  } else {
+    r = _mm256_packus_epi16(_mm256_packus_epi32(a, b), _mm256_packus_epi32(c, d));
+  }
+  // The packs work per 128-bit lane: dwords hold a0-3 b0-3 c0-3 d0-3 | a4-7 b4-7 c4-7 d4-7.
+  return _mm256_permutevar8x32_epi32(r, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+}
+
+/// Stores 32 codes (one per byte, element order) packed for format F at `out`.
+template <class F>
+LOWBIT_TARGET_AVX2 LOWBIT_ALWAYS_INLINE void store32(std::uint8_t* out, __m256i codes) noexcept {
+  if constexpr (F::per_byte == 1) {
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out), codes);
+  } else if constexpr (F::per_byte == 2) {
+    // 16-bit lane w = c[2j] | c[2j+1] << 8 -> byte (c[2j] & 15) | (c[2j+1] & 15) << 4.
+    const __m256i lo = _mm256_and_si256(codes, _mm256_set1_epi16(0x000F));
+    const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(codes, 4), _mm256_set1_epi16(0x00F0));
+    const __m256i t = _mm256_or_si256(lo, hi);
+    const __m128i p = _mm_packus_epi16(_mm256_castsi256_si128(t), _mm256_extracti128_si256(t, 1));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out), p);
+  } else {
+    // 32-bit lane d = c0 | c1 << 8 | c2 << 16 | c3 << 24 -> byte c0 | c1 << 2 | c2 << 4 | c3 << 6.
+    const __m256i m = _mm256_and_si256(codes, _mm256_set1_epi8(0x03));
+    __m256i t = _mm256_or_si256(m, _mm256_srli_epi32(m, 6));
+    t = _mm256_or_si256(t, _mm256_srli_epi32(m, 12));
+    t = _mm256_or_si256(t, _mm256_srli_epi32(m, 18));
+    const __m256i gather = _mm256_setr_epi8(0, 4, 8, 12, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+                                            -1, -1, 0, 4, 8, 12, -1, -1, -1, -1, -1, -1, -1, -1,
+                                            -1, -1, -1, -1);
+    const __m256i bytes = _mm256_permutevar8x32_epi32(_mm256_shuffle_epi8(t, gather),
+                                                      _mm256_setr_epi32(0, 4, 1, 1, 1, 1, 1, 1));
+    _mm_storel_epi64(reinterpret_cast<__m128i*>(out), _mm256_castsi256_si128(bytes));
+  }
+}
+
+template <class F, class Rounding>
+LOWBIT_TARGET_AVX2 bool quantize(const float* LOWBIT_RESTRICT x, index_t n, float factor,
+                                 std::int32_t zp, inf_policy inf,
+                                 std::uint8_t* LOWBIT_RESTRICT out) noexcept {
+  const __m256 f = _mm256_set1_ps(factor);
+  const __m256 lo = _mm256_set1_ps(static_cast<float>(F::qmin - zp));
+  const __m256 hi = _mm256_set1_ps(static_cast<float>(F::qmax - zp));
+  const __m256 limit = _mm256_set1_ps(finite_limit(inf));
+  const __m256i vzp = _mm256_set1_epi32(zp);
+  __m256 bad = _mm256_setzero_ps();
+  index_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    const __m256 v0 = _mm256_loadu_ps(x + i), v1 = _mm256_loadu_ps(x + i + 8);
+    const __m256 v2 = _mm256_loadu_ps(x + i + 16), v3 = _mm256_loadu_ps(x + i + 24);
+    bad = _mm256_or_ps(bad, _mm256_or_ps(_mm256_or_ps(nonfinite(v0, limit), nonfinite(v1, limit)),
+                                         _mm256_or_ps(nonfinite(v2, limit), nonfinite(v3, limit))));
+    const __m256i codes = narrow32<F::is_signed>(
+        round8<Rounding>(v0, f, lo, hi, vzp), round8<Rounding>(v1, f, lo, hi, vzp),
+        round8<Rounding>(v2, f, lo, hi, vzp), round8<Rounding>(v3, f, lo, hi, vzp));
+    store32<F>(out + i / F::per_byte, codes);
+  }
+  bool ok = _mm256_movemask_ps(bad) == 0;
+  const float lim = finite_limit(inf);
+  for (; i < n; ++i) {
+    ok &= std::fabs(x[i]) <= lim;
+    scalar::store_code<F>(out, i, scalar::quantize_value<F, Rounding>(x[i], factor, zp));
+  }
+  return ok;
+}
+
+template <class Rounding>
+LOWBIT_TARGET_AVX2 LOWBIT_ALWAYS_INLINE __m256i round8_vec(__m256 v, const float* factors,
+                                                           const std::int32_t* zps, __m256i qmin,
+                                                           __m256i qmax) noexcept {
+  const __m256i zp = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(zps));
+  const __m256 lo = _mm256_cvtepi32_ps(_mm256_sub_epi32(qmin, zp));
+  const __m256 hi = _mm256_cvtepi32_ps(_mm256_sub_epi32(qmax, zp));
+  return round8<Rounding>(v, _mm256_loadu_ps(factors), lo, hi, zp);
+}
+
+template <class F, class Rounding>
+LOWBIT_TARGET_AVX2 bool quantize_vec(const float* LOWBIT_RESTRICT x, index_t n,
+                                     const float* factors, const std::int32_t* zps,
+                                     inf_policy inf, std::uint8_t* LOWBIT_RESTRICT out) noexcept {
+  const __m256 limit = _mm256_set1_ps(finite_limit(inf));
+  const __m256i qmin = _mm256_set1_epi32(F::qmin), qmax = _mm256_set1_epi32(F::qmax);
+  __m256 bad = _mm256_setzero_ps();
+  index_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    const __m256 v0 = _mm256_loadu_ps(x + i), v1 = _mm256_loadu_ps(x + i + 8);
+    const __m256 v2 = _mm256_loadu_ps(x + i + 16), v3 = _mm256_loadu_ps(x + i + 24);
+    bad = _mm256_or_ps(bad, _mm256_or_ps(_mm256_or_ps(nonfinite(v0, limit), nonfinite(v1, limit)),
+                                         _mm256_or_ps(nonfinite(v2, limit), nonfinite(v3, limit))));
+    const __m256i codes = narrow32<F::is_signed>(
+        round8_vec<Rounding>(v0, factors + i, zps + i, qmin, qmax),
+        round8_vec<Rounding>(v1, factors + i + 8, zps + i + 8, qmin, qmax),
+        round8_vec<Rounding>(v2, factors + i + 16, zps + i + 16, qmin, qmax),
+        round8_vec<Rounding>(v3, factors + i + 24, zps + i + 24, qmin, qmax));
+    store32<F>(out + i / F::per_byte, codes);
+  }
+  bool ok = _mm256_movemask_ps(bad) == 0;
+  const float lim = finite_limit(inf);
+  for (; i < n; ++i) {
+    ok &= std::fabs(x[i]) <= lim;
+    scalar::store_code<F>(out, i, scalar::quantize_value<F, Rounding>(x[i], factors[i], zps[i]));
+  }
+  return ok;
+}
+
+/// 8 codes of format F starting at element i (a multiple of 8) of a packed run, as int32.
+template <class F>
+LOWBIT_TARGET_AVX2 LOWBIT_ALWAYS_INLINE __m256i load8(const std::uint8_t* in, index_t i) noexcept {
+  if constexpr (F::per_byte == 1) {
+    const __m128i b = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(in + i));
+    return F::is_signed ? _mm256_cvtepi8_epi32(b) : _mm256_cvtepu8_epi32(b);
+  } else {
+    constexpr int per_byte = F::per_byte;
+    std::uint32_t word = 0;
+    std::memcpy(&word, in + i / per_byte, 8 / per_byte);
+    // Repeat each byte per_byte times, widen, shift each code to bit 0 and mask it.
+    const __m128i dup = per_byte == 2
+                            ? _mm_setr_epi8(0, 0, 1, 1, 2, 2, 3, 3, -1, -1, -1, -1, -1, -1, -1, -1)
+                            : _mm_setr_epi8(0, 0, 0, 0, 1, 1, 1, 1, -1, -1, -1, -1, -1, -1, -1, -1);
+    const __m256i shifts = per_byte == 2 ? _mm256_setr_epi32(0, 4, 0, 4, 0, 4, 0, 4)
+                                         : _mm256_setr_epi32(0, 2, 4, 6, 0, 2, 4, 6);
+    const __m128i bytes = _mm_shuffle_epi8(_mm_cvtsi32_si128(static_cast<int>(word)), dup);
+    const __m256i raw = _mm256_and_si256(_mm256_srlv_epi32(_mm256_cvtepu8_epi32(bytes), shifts),
+                                         _mm256_set1_epi32(F::code_mask));
+    if constexpr (F::is_signed) {
+      const __m256i sign = _mm256_set1_epi32(1 << (F::bits - 1));
+      return _mm256_sub_epi32(_mm256_xor_si256(raw, sign), sign);
+    } else {
+      return raw;
+    }
+  }
+}
+
+template <class F>
+LOWBIT_TARGET_AVX2 void dequantize(const std::uint8_t* LOWBIT_RESTRICT in, index_t n, float scale,
+                                   std::int32_t zp, float* LOWBIT_RESTRICT out) noexcept {
+  const __m256 s = _mm256_set1_ps(scale);
+  const __m256i vzp = _mm256_set1_epi32(zp);
+  index_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    for (index_t j = 0; j < 32; j += 8) {
+      const __m256i q = _mm256_sub_epi32(load8<F>(in, i + j), vzp);
+      _mm256_storeu_ps(out + i + j, _mm256_mul_ps(_mm256_cvtepi32_ps(q), s));
+    }
+  }
+  for (; i < n; ++i) out[i] = static_cast<float>(scalar::load_code<F>(in, i) - zp) * scale;
+}
+
+template <class F>
+LOWBIT_TARGET_AVX2 void dequantize_vec(const std::uint8_t* LOWBIT_RESTRICT in, index_t n,
+                                       const float* scales, const std::int32_t* zps,
+                                       float* LOWBIT_RESTRICT out) noexcept {
+  index_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256i zp = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(zps + i));
+    const __m256i q = _mm256_sub_epi32(load8<F>(in, i), zp);
+    _mm256_storeu_ps(out + i, _mm256_mul_ps(_mm256_cvtepi32_ps(q), _mm256_loadu_ps(scales + i)));
+  }
+  for (; i < n; ++i) out[i] = static_cast<float>(scalar::load_code<F>(in, i) - zps[i]) * scales[i];
+}
+
+LOWBIT_TARGET_AVX2 inline bool minmax(const float* x, index_t n, float& mn, float& mx) noexcept {
+  const __m256 limit = _mm256_set1_ps(std::numeric_limits<float>::max());
+  __m256 lo0 = _mm256_set1_ps(mn), lo1 = lo0, hi0 = _mm256_set1_ps(mx), hi1 = hi0;
+  __m256 bad = _mm256_setzero_ps();
+  index_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const __m256 v0 = _mm256_loadu_ps(x + i), v1 = _mm256_loadu_ps(x + i + 8);
+    bad = _mm256_or_ps(bad, _mm256_or_ps(nonfinite(v0, limit), nonfinite(v1, limit)));
+    lo0 = _mm256_min_ps(lo0, v0);
+    lo1 = _mm256_min_ps(lo1, v1);
+    hi0 = _mm256_max_ps(hi0, v0);
+    hi1 = _mm256_max_ps(hi1, v1);
+  }
+  alignas(32) float l[8], h[8];
+  _mm256_store_ps(l, _mm256_min_ps(lo0, lo1));
+  _mm256_store_ps(h, _mm256_max_ps(hi0, hi1));
+  float a = mn, b = mx;
+  for (int j = 0; j < 8; ++j) {
+    a = l[j] < a ? l[j] : a;
+    b = h[j] > b ? h[j] : b;
+  }
+  mn = a;
+  mx = b;
+  const bool tail_ok = scalar::minmax(x + i, n - i, mn, mx);
+  return tail_ok && _mm256_movemask_ps(bad) == 0;
+}
+
+LOWBIT_TARGET_AVX2 inline bool minmax_vec(const float* LOWBIT_RESTRICT x, index_t n,
+                                          float* LOWBIT_RESTRICT mins,
+                                          float* LOWBIT_RESTRICT maxs) noexcept {
+  const __m256 limit = _mm256_set1_ps(std::numeric_limits<float>::max());
+  __m256 bad = _mm256_setzero_ps();
+  index_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 v = _mm256_loadu_ps(x + i);
+    bad = _mm256_or_ps(bad, nonfinite(v, limit));
+    _mm256_storeu_ps(mins + i, _mm256_min_ps(_mm256_loadu_ps(mins + i), v));
+    _mm256_storeu_ps(maxs + i, _mm256_max_ps(_mm256_loadu_ps(maxs + i), v));
+  }
+  const bool tail_ok = scalar::minmax_vec(x + i, n - i, mins + i, maxs + i);
+  return tail_ok && _mm256_movemask_ps(bad) == 0;
+}
+
+}  // namespace avx2
+}  // namespace kernels
+LOWBIT_NAMESPACE_END
+
+#endif  // LOWBIT_HAVE_X86_PATHS

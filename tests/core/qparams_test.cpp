@@ -1,0 +1,117 @@
+// PyTorch's qparam formulas, written out independently here for a few hand-checked cases.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+
+#include "lowbit/lowbit.hpp"
+
+namespace {
+
+template <class F, class S>
+std::pair<float, int> qp(float mn, float mx) {
+  float s = 0;
+  std::int32_t z = 0;
+  lowbit::compute_qparam<F, S>(mn, mx, s, z);
+  return {s, z};
+}
+
+TEST(qparams, affine_uint8) {
+  // [-1, 3]: scale = 4 / 255, zero point = 0 - round(-1 / scale) = round(63.75) = 64.
+  const auto [s, z] = qp<lowbit::uint8, lowbit::affine>(-1.f, 3.f);
+  EXPECT_EQ(s, 4.f / 255.f);
+  EXPECT_EQ(z, 64);
+}
+
+TEST(qparams, affine_forces_zero_into_range) {
+  const auto [s, z] = qp<lowbit::uint8, lowbit::affine>(2.f, 5.f);  // range becomes [0, 5]
+  EXPECT_EQ(s, 5.f / 255.f);
+  EXPECT_EQ(z, 0);
+  const auto [s2, z2] = qp<lowbit::int8, lowbit::affine>(-5.f, -2.f);  // [-5, 0]
+  EXPECT_EQ(s2, 5.f / 255.f);
+  EXPECT_EQ(z2, 127);
+}
+
+TEST(qparams, symmetric_divides_by_half_the_levels) {
+  const auto [s, z] = qp<lowbit::int8, lowbit::symmetric>(-3.f, 2.f);
+  EXPECT_EQ(s, 3.f / 127.5f);
+  EXPECT_EQ(z, 0);
+  const auto [su, zu] = qp<lowbit::uint8, lowbit::symmetric>(-3.f, 2.f);
+  EXPECT_EQ(su, 3.f / 127.5f);
+  EXPECT_EQ(zu, 128);
+  const auto [sn, zn] = qp<lowbit::int8_narrow, lowbit::symmetric>(-3.f, 2.f);
+  EXPECT_EQ(sn, 3.f / 127.f);  // ONNX Runtime / TensorRT weight convention
+  EXPECT_EQ(zn, 0);
+  const auto [s4, z4] = qp<lowbit::int4, lowbit::symmetric>(-1.f, 1.5f);
+  EXPECT_EQ(s4, 1.5f / 7.5f);
+  EXPECT_EQ(z4, 0);
+}
+
+TEST(qparams, zero_range_uses_eps) {
+  const auto [s, z] = qp<lowbit::uint8, lowbit::affine>(0.f, 0.f);
+  EXPECT_EQ(s, std::numeric_limits<float>::epsilon());
+  EXPECT_EQ(z, 0);
+  const auto [s8, z8] = qp<lowbit::int8, lowbit::affine>(0.f, 0.f);
+  EXPECT_EQ(s8, std::numeric_limits<float>::epsilon());
+  EXPECT_EQ(z8, -128);
+  const auto [ss, zs] = qp<lowbit::int8, lowbit::symmetric>(0.f, 0.f);
+  EXPECT_EQ(ss, std::numeric_limits<float>::epsilon());
+  EXPECT_EQ(zs, 0);
+  // A tiny range: scale clamps to eps.
+  const auto [st, zt] = qp<lowbit::int8, lowbit::affine>(-1e-30f, 1e-30f);
+  EXPECT_EQ(st, std::numeric_limits<float>::epsilon());
+  EXPECT_EQ(zt, -128);
+}
+
+TEST(qparams, never_observed_defaults) {
+  constexpr float inf = std::numeric_limits<float>::infinity();
+  const auto [s, z] = qp<lowbit::uint8, lowbit::affine>(inf, -inf);
+  EXPECT_EQ(s, 1.f);
+  EXPECT_EQ(z, 0);
+  const auto [ss, zs] = qp<lowbit::uint8, lowbit::symmetric>(inf, -inf);
+  EXPECT_EQ(ss, 1.f);
+  EXPECT_EQ(zs, 128);  // documented deviation: symmetric keeps its zero point
+}
+
+TEST(qparams, bad_ranges_are_errors) {
+  constexpr float inf = std::numeric_limits<float>::infinity();
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  float s = 0;
+  std::int32_t z = 0;
+  EXPECT_THROW((lowbit::compute_qparam<lowbit::int8, lowbit::affine>(nan, 1.f, s, z)), lowbit::error);
+  EXPECT_THROW((lowbit::compute_qparam<lowbit::int8, lowbit::affine>(0.f, inf, s, z)), lowbit::error);
+  EXPECT_THROW((lowbit::compute_qparam<lowbit::int8, lowbit::affine>(2.f, 1.f, s, z)), lowbit::error);
+  EXPECT_THROW((lowbit::compute_qparam<lowbit::int8, lowbit::affine>(-3e38f, 3e38f, s, z)), lowbit::error);
+  EXPECT_NO_THROW((lowbit::compute_qparam<lowbit::int8, lowbit::symmetric>(-3e38f, 3e38f, s, z)));
+  EXPECT_TRUE(std::isfinite(s));
+}
+
+TEST(qparams, from_range_checks_lengths) {
+  lowbit::range r({0.f, -1.f}, {1.f});
+  EXPECT_THROW((lowbit::qparams_from_range<lowbit::int8, lowbit::affine>(r)), lowbit::error);
+}
+
+TEST(qparams, validation) {
+  using F = lowbit::int8;
+  lowbit::qparams ok({0.5f, 0.25f}, {0, 3});
+  EXPECT_NO_THROW((lowbit::validate_qparams<F, lowbit::affine>(ok, 2)));
+  EXPECT_THROW((lowbit::validate_qparams<F, lowbit::affine>(ok, 3)), lowbit::error);
+  EXPECT_THROW((lowbit::validate_qparams<F, lowbit::symmetric>(ok, 2)), lowbit::error);  // zp 3
+  for (float bad : {0.f, -1.f, std::numeric_limits<float>::quiet_NaN(),
+                    std::numeric_limits<float>::infinity(), std::numeric_limits<float>::denorm_min(),
+                    1e-40f}) {
+    lowbit::qparams p({bad}, {0});
+    EXPECT_THROW((lowbit::validate_qparams<F, lowbit::affine>(p, 1)), lowbit::error) << bad;
+  }
+  lowbit::qparams zp_out({1.f}, {128});
+  EXPECT_THROW((lowbit::validate_qparams<F, lowbit::affine>(zp_out, 1)), lowbit::error);
+  lowbit::qparams short_zp({1.f, 1.f}, {0});
+  EXPECT_THROW((lowbit::validate_qparams<F, lowbit::affine>(short_zp, 2)), lowbit::error);
+  try {
+    lowbit::validate_qparams<F, lowbit::affine>(lowbit::qparams({1.f, 0.f}, {0, 0}), 2, "weights");
+  } catch (const lowbit::error& e) {
+    EXPECT_NE(std::string(e.what()).find("weights: scale[1] = 0"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace

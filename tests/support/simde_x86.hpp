@@ -1,0 +1,55 @@
+// tests/support/simde_x86.hpp: SIMDe's portable x86 intrinsics plus the few AVX-512 ones SIMDe 0.7.4 lacks.
+//
+// Included by lowbit/kernels/detail/x86_intrinsics.hpp in the emulation test build only
+// (LOWBIT_EMULATE_X86_SIMD). The additions below follow Intel's definitions of the instructions;
+// each is a plain loop over SIMDe's element arrays.
+#pragma once
+
+#ifndef SIMDE_ENABLE_NATIVE_ALIASES
+#define SIMDE_ENABLE_NATIVE_ALIASES
+#endif
+#include <simde/x86/avx512.h>
+
+#include <cmath>
+#include <cstdint>
+
+typedef simde__mmask8 __mmask8;
+typedef simde__mmask16 __mmask16;
+
+// vcvtps2dq zmm: round under the current rounding mode (half to even by default).
+static inline simde__m512i _mm512_cvtps_epi32(simde__m512 a) {
+  simde__m512_private a_ = simde__m512_to_private(a);
+  simde__m512i_private r_;
+  for (int i = 0; i < 16; ++i) r_.i32[i] = static_cast<int32_t>(std::nearbyint(a_.f32[i]));
+  return simde__m512i_from_private(r_);
+}
+
+// vcvtdq2ps zmm.
+static inline simde__m512 _mm512_cvtepi32_ps(simde__m512i a) {
+  simde__m512i_private a_ = simde__m512i_to_private(a);
+  simde__m512_private r_;
+  for (int i = 0; i < 16; ++i) r_.f32[i] = static_cast<float>(a_.i32[i]);
+  return simde__m512_from_private(r_);
+}
+
+// vpmovdb: truncate 16 int32 to their low bytes.
+static inline simde__m128i _mm512_cvtepi32_epi8(simde__m512i a) {
+  simde__m512i_private a_ = simde__m512i_to_private(a);
+  simde__m128i_private r_;
+  for (int i = 0; i < 16; ++i) r_.i8[i] = static_cast<int8_t>(a_.i32[i]);
+  return simde__m128i_from_private(r_);
+}
+
+// vpmovsxbd / vpmovzxbd zmm.
+static inline simde__m512i _mm512_cvtepi8_epi32(simde__m128i a) {
+  simde__m128i_private a_ = simde__m128i_to_private(a);
+  simde__m512i_private r_;
+  for (int i = 0; i < 16; ++i) r_.i32[i] = a_.i8[i];
+  return simde__m512i_from_private(r_);
+}
+static inline simde__m512i _mm512_cvtepu8_epi32(simde__m128i a) {
+  simde__m128i_private a_ = simde__m128i_to_private(a);
+  simde__m512i_private r_;
+  for (int i = 0; i < 16; ++i) r_.i32[i] = a_.u8[i];
+  return simde__m512i_from_private(r_);
+}
