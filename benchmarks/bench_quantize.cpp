@@ -1,1 +1,190 @@
-int main() { return 0; }
+// Quantize, dequantize and min/max throughput for every kernel path, beside a float -> int8
+// narrowing copy measured in the same process (the roofline: the least work that reads the same
+// floats and writes the same bytes).
+//
+// Counters: GB/s = (bytes read + bytes written) / time; roofline% = GB/s relative to the narrowing
+// copy at the same size, measured just before (median of several runs).
+#include <benchmark/benchmark.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <map>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "lowbit/lowbit.hpp"
+
+namespace {
+
+using lowbit::index_t;
+using lowbit::isa;
+
+const std::vector<index_t> sizes = {4 << 10, 256 << 10, 16 << 20};
+
+std::vector<float> make_input(index_t n) {
+  std::vector<float> x(static_cast<std::size_t>(n));
+  std::mt19937 g(1);
+  std::normal_distribution<float> d(0.f, 1.f);
+  for (auto& v : x) v = d(g);
+  return x;
+}
+
+// The roofline: float -> int8 with truncation and saturation, nothing else.
+#if LOWBIT_HAVE_X86_PATHS
+LOWBIT_TARGET_AVX2 void narrowing_copy_avx2(const float* x, index_t n, std::int8_t* out) {
+  index_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    const __m256i a = _mm256_cvttps_epi32(_mm256_loadu_ps(x + i));
+    const __m256i b = _mm256_cvttps_epi32(_mm256_loadu_ps(x + i + 8));
+    const __m256i c = _mm256_cvttps_epi32(_mm256_loadu_ps(x + i + 16));
+    const __m256i d = _mm256_cvttps_epi32(_mm256_loadu_ps(x + i + 24));
+    const __m256i p = _mm256_packs_epi16(_mm256_packs_epi32(a, b), _mm256_packs_epi32(c, d));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i),
+                        _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7)));
+  }
+  for (; i < n; ++i) out[i] = static_cast<std::int8_t>(x[i]);
+}
+#endif
+
+void narrowing_copy(const float* x, index_t n, std::int8_t* out) {
+#if LOWBIT_HAVE_X86_PATHS
+  if (lowbit::cpu().avx2) return narrowing_copy_avx2(x, n, out);
+#endif
+  for (index_t i = 0; i < n; ++i) out[i] = static_cast<std::int8_t>(x[i]);
+}
+
+std::map<index_t, double>& roofline() {
+  static std::map<index_t, double> gbps;
+  return gbps;
+}
+
+double measure_roofline(index_t n) {
+  const std::vector<float> x = make_input(n);
+  std::vector<std::int8_t> out(static_cast<std::size_t>(n));
+  const int reps = n <= (256 << 10) ? 2000 : 20;
+  std::vector<double> rates;
+  for (int trial = 0; trial < 7; ++trial) {
+    const auto t0 = std::chrono::steady_clock::now();
+    for (int r = 0; r < reps; ++r) {
+      narrowing_copy(x.data(), n, out.data());
+      benchmark::DoNotOptimize(out.data());
+      benchmark::ClobberMemory();
+    }
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    rates.push_back(5.0 * static_cast<double>(n) * reps / s / 1e9);
+  }
+  std::sort(rates.begin(), rates.end());
+  return rates[rates.size() / 2];
+}
+
+void finish(benchmark::State& state, index_t n, double bytes_per_element) {
+  const double bytes = bytes_per_element * static_cast<double>(n) * static_cast<double>(state.iterations());
+  state.counters["GB/s"] = benchmark::Counter(bytes / 1e9, benchmark::Counter::kIsRate);
+  state.counters["roof_GB/s"] = roofline()[n];
+  state.SetLabel(lowbit::isa_description(static_cast<isa>(state.range(1))));
+}
+
+void bm_roofline(benchmark::State& state) {
+  const index_t n = state.range(0);
+  const std::vector<float> x = make_input(n);
+  std::vector<std::int8_t> out(static_cast<std::size_t>(n));
+  for (auto _ : state) {
+    narrowing_copy(x.data(), n, out.data());
+    benchmark::DoNotOptimize(out.data());
+    benchmark::ClobberMemory();
+  }
+  state.counters["GB/s"] =
+      benchmark::Counter(5.0 * static_cast<double>(n) * static_cast<double>(state.iterations()) / 1e9,
+                         benchmark::Counter::kIsRate);
+}
+
+template <class F>
+void bm_quantize(benchmark::State& state) {
+  const index_t n = state.range(0);
+  const auto path = static_cast<isa>(state.range(1));
+  const std::vector<float> x = make_input(n);
+  std::vector<std::uint8_t> out(static_cast<std::size_t>(lowbit::packed_bytes<F>(n)));
+  const float factor = 1.0f / 0.02f;
+  for (auto _ : state) {
+    const bool ok = lowbit::kernels::quantize<F, lowbit::reciprocal_multiply>(
+        path, x.data(), n, factor, 0, lowbit::inf_policy::error, out.data());
+    benchmark::DoNotOptimize(ok);
+    benchmark::ClobberMemory();
+  }
+  finish(state, n, 4.0 + 1.0 / F::per_byte);
+}
+
+template <class F>
+void bm_dequantize(benchmark::State& state) {
+  const index_t n = state.range(0);
+  const auto path = static_cast<isa>(state.range(1));
+  std::vector<std::uint8_t> codes(static_cast<std::size_t>(lowbit::packed_bytes<F>(n)), 0x35);
+  std::vector<float> out(static_cast<std::size_t>(n));
+  for (auto _ : state) {
+    lowbit::kernels::dequantize<F>(path, codes.data(), n, 0.02f, 3, out.data());
+    benchmark::DoNotOptimize(out.data());
+    benchmark::ClobberMemory();
+  }
+  finish(state, n, 4.0 + 1.0 / F::per_byte);
+}
+
+// Per-channel min/max of a square-ish matrix with channels along rows (PyTorch's
+// PerChannelMinMaxObserver with ch_axis = 0), through the public API.
+void bm_minmax_per_channel(benchmark::State& state) {
+  const index_t n = state.range(0);
+  const auto path = static_cast<isa>(state.range(1));
+  index_t rows = 1;
+  while (rows * rows < n) rows *= 2;
+  const index_t cols = n / rows;
+  const std::vector<float> x = make_input(rows * cols);
+  lowbit::scoped_isa guard(path);
+  lowbit::quantizer<lowbit::int8, lowbit::symmetric, lowbit::per_channel> q(lowbit::per_channel(0));
+  for (auto _ : state) {
+    lowbit::range r = q.observe(x.data(), {rows, cols});
+    benchmark::DoNotOptimize(r.min.data());
+  }
+  finish(state, n, 4.0);
+}
+
+// Whole-tensor quantize through the public API (min/max pass + quantize pass + allocation).
+void bm_quantizer_api(benchmark::State& state) {
+  const index_t n = state.range(0);
+  const auto path = static_cast<isa>(state.range(1));
+  const std::vector<float> x = make_input(n);
+  lowbit::scoped_isa guard(path);
+  lowbit::quantizer<lowbit::int8, lowbit::symmetric> q;
+  for (auto _ : state) {
+    auto t = q.quantize(x.data(), {n});
+    benchmark::DoNotOptimize(t.data().data());
+  }
+  finish(state, n, 4.0 + 4.0 + 1.0);  // two reads of the floats, one write of the codes
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  for (index_t n : sizes) roofline()[n] = measure_roofline(n);
+  for (index_t n : sizes) {
+    benchmark::RegisterBenchmark(("roofline/narrowing_copy/" + std::to_string(n)).c_str(), bm_roofline)
+        ->Args({n});
+  }
+  for (isa p : lowbit::supported_isas()) {
+    const std::string name = lowbit::isa_name(p);
+    for (index_t n : sizes) {
+      const std::vector<std::int64_t> args = {n, static_cast<std::int64_t>(p)};
+      benchmark::RegisterBenchmark(("quantize/int8/" + name).c_str(), bm_quantize<lowbit::int8>)->Args(args);
+      benchmark::RegisterBenchmark(("quantize/int4/" + name).c_str(), bm_quantize<lowbit::int4>)->Args(args);
+      benchmark::RegisterBenchmark(("dequantize/int8/" + name).c_str(), bm_dequantize<lowbit::int8>)->Args(args);
+      benchmark::RegisterBenchmark(("dequantize/int4/" + name).c_str(), bm_dequantize<lowbit::int4>)->Args(args);
+      benchmark::RegisterBenchmark(("minmax_per_channel/" + name).c_str(), bm_minmax_per_channel)->Args(args);
+      benchmark::RegisterBenchmark(("quantizer_api/int8/" + name).c_str(), bm_quantizer_api)->Args(args);
+    }
+  }
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

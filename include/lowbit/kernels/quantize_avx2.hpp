@@ -19,11 +19,6 @@ LOWBIT_NAMESPACE_BEGIN
 namespace kernels {
 namespace avx2 {
 
-/// Lanes of NaN (and of +-Inf when limit is FLT_MAX).
-LOWBIT_TARGET_AVX2 LOWBIT_ALWAYS_INLINE __m256 nonfinite(__m256 v, __m256 limit) noexcept {
-  return _mm256_cmp_ps(_mm256_andnot_ps(_mm256_set1_ps(-0.0f), v), limit, _CMP_NLE_UQ);
-}
-
 /// 8 floats -> 8 int32 codes: nearbyint(clamp(R(v, f), lo, hi)) + zp.
 template <class Rounding>
 LOWBIT_TARGET_AVX2 LOWBIT_ALWAYS_INLINE __m256i round8(__m256 v, __m256 f, __m256 lo, __m256 hi,
@@ -74,34 +69,58 @@ LOWBIT_TARGET_AVX2 LOWBIT_ALWAYS_INLINE void store32(std::uint8_t* out, __m256i 
   }
 }
 
-template <class F, class Rounding>
-LOWBIT_TARGET_AVX2 bool quantize(const float* LOWBIT_RESTRICT x, index_t n, float factor,
-                                 std::int32_t zp, inf_policy inf,
-                                 std::uint8_t* LOWBIT_RESTRICT out) noexcept {
+/// Accumulates evidence of non-finite input. With OnlyNaN false, acc = x * 0 + acc stays +-0
+/// for finite x and becomes NaN once an x is NaN or +-Inf (one FMA per vector); with OnlyNaN
+/// true (the saturating inf policy), NaN lanes set all bits.
+template <bool OnlyNaN>
+LOWBIT_TARGET_AVX2 LOWBIT_ALWAYS_INLINE __m256 track(__m256 acc, __m256 x) noexcept {
+  if constexpr (OnlyNaN) {
+    return _mm256_or_ps(acc, _mm256_cmp_ps(x, x, _CMP_UNORD_Q));
+  } else {
+    return _mm256_fmadd_ps(x, _mm256_setzero_ps(), acc);
+  }
+}
+
+LOWBIT_TARGET_AVX2 LOWBIT_ALWAYS_INLINE bool tracked_nonfinite(__m256 acc) noexcept {
+  return _mm256_movemask_ps(_mm256_cmp_ps(acc, acc, _CMP_UNORD_Q)) != 0;
+}
+
+template <class F, class Rounding, bool OnlyNaN>
+LOWBIT_TARGET_AVX2 bool quantize_body(const float* LOWBIT_RESTRICT x, index_t n, float factor,
+                                      std::int32_t zp, std::uint8_t* LOWBIT_RESTRICT out) noexcept {
   const __m256 f = _mm256_set1_ps(factor);
   const __m256 lo = _mm256_set1_ps(static_cast<float>(F::qmin - zp));
   const __m256 hi = _mm256_set1_ps(static_cast<float>(F::qmax - zp));
-  const __m256 limit = _mm256_set1_ps(finite_limit(inf));
   const __m256i vzp = _mm256_set1_epi32(zp);
-  __m256 bad = _mm256_setzero_ps();
+  __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0, acc2 = acc0, acc3 = acc0;
   index_t i = 0;
   for (; i + 32 <= n; i += 32) {
     const __m256 v0 = _mm256_loadu_ps(x + i), v1 = _mm256_loadu_ps(x + i + 8);
     const __m256 v2 = _mm256_loadu_ps(x + i + 16), v3 = _mm256_loadu_ps(x + i + 24);
-    bad = _mm256_or_ps(bad, _mm256_or_ps(_mm256_or_ps(nonfinite(v0, limit), nonfinite(v1, limit)),
-                                         _mm256_or_ps(nonfinite(v2, limit), nonfinite(v3, limit))));
+    acc0 = track<OnlyNaN>(acc0, v0);  // four chains: an FMA's latency stays off the critical path
+    acc1 = track<OnlyNaN>(acc1, v1);
+    acc2 = track<OnlyNaN>(acc2, v2);
+    acc3 = track<OnlyNaN>(acc3, v3);
     const __m256i codes = narrow32<F::is_signed>(
         round8<Rounding>(v0, f, lo, hi, vzp), round8<Rounding>(v1, f, lo, hi, vzp),
         round8<Rounding>(v2, f, lo, hi, vzp), round8<Rounding>(v3, f, lo, hi, vzp));
     store32<F>(out + i / F::per_byte, codes);
   }
-  bool ok = _mm256_movemask_ps(bad) == 0;
-  const float lim = finite_limit(inf);
+  bool ok = !tracked_nonfinite(_mm256_or_ps(_mm256_or_ps(acc0, acc1), _mm256_or_ps(acc2, acc3)));
+  const float lim = OnlyNaN ? std::numeric_limits<float>::infinity() : std::numeric_limits<float>::max();
   for (; i < n; ++i) {
     ok &= std::fabs(x[i]) <= lim;
     scalar::store_code<F>(out, i, scalar::quantize_value<F, Rounding>(x[i], factor, zp));
   }
   return ok;
+}
+
+template <class F, class Rounding>
+LOWBIT_TARGET_AVX2 bool quantize(const float* LOWBIT_RESTRICT x, index_t n, float factor,
+                                 std::int32_t zp, inf_policy inf,
+                                 std::uint8_t* LOWBIT_RESTRICT out) noexcept {
+  return inf == inf_policy::error ? quantize_body<F, Rounding, false>(x, n, factor, zp, out)
+                                  : quantize_body<F, Rounding, true>(x, n, factor, zp, out);
 }
 
 template <class Rounding>
@@ -114,19 +133,20 @@ LOWBIT_TARGET_AVX2 LOWBIT_ALWAYS_INLINE __m256i round8_vec(__m256 v, const float
   return round8<Rounding>(v, _mm256_loadu_ps(factors), lo, hi, zp);
 }
 
-template <class F, class Rounding>
-LOWBIT_TARGET_AVX2 bool quantize_vec(const float* LOWBIT_RESTRICT x, index_t n,
-                                     const float* factors, const std::int32_t* zps,
-                                     inf_policy inf, std::uint8_t* LOWBIT_RESTRICT out) noexcept {
-  const __m256 limit = _mm256_set1_ps(finite_limit(inf));
+template <class F, class Rounding, bool OnlyNaN>
+LOWBIT_TARGET_AVX2 bool quantize_vec_body(const float* LOWBIT_RESTRICT x, index_t n,
+                                          const float* factors, const std::int32_t* zps,
+                                          std::uint8_t* LOWBIT_RESTRICT out) noexcept {
   const __m256i qmin = _mm256_set1_epi32(F::qmin), qmax = _mm256_set1_epi32(F::qmax);
-  __m256 bad = _mm256_setzero_ps();
+  __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0, acc2 = acc0, acc3 = acc0;
   index_t i = 0;
   for (; i + 32 <= n; i += 32) {
     const __m256 v0 = _mm256_loadu_ps(x + i), v1 = _mm256_loadu_ps(x + i + 8);
     const __m256 v2 = _mm256_loadu_ps(x + i + 16), v3 = _mm256_loadu_ps(x + i + 24);
-    bad = _mm256_or_ps(bad, _mm256_or_ps(_mm256_or_ps(nonfinite(v0, limit), nonfinite(v1, limit)),
-                                         _mm256_or_ps(nonfinite(v2, limit), nonfinite(v3, limit))));
+    acc0 = track<OnlyNaN>(acc0, v0);  // four chains: an FMA's latency stays off the critical path
+    acc1 = track<OnlyNaN>(acc1, v1);
+    acc2 = track<OnlyNaN>(acc2, v2);
+    acc3 = track<OnlyNaN>(acc3, v3);
     const __m256i codes = narrow32<F::is_signed>(
         round8_vec<Rounding>(v0, factors + i, zps + i, qmin, qmax),
         round8_vec<Rounding>(v1, factors + i + 8, zps + i + 8, qmin, qmax),
@@ -134,13 +154,22 @@ LOWBIT_TARGET_AVX2 bool quantize_vec(const float* LOWBIT_RESTRICT x, index_t n,
         round8_vec<Rounding>(v3, factors + i + 24, zps + i + 24, qmin, qmax));
     store32<F>(out + i / F::per_byte, codes);
   }
-  bool ok = _mm256_movemask_ps(bad) == 0;
-  const float lim = finite_limit(inf);
+  bool ok = !tracked_nonfinite(_mm256_or_ps(_mm256_or_ps(acc0, acc1), _mm256_or_ps(acc2, acc3)));
+  const float lim = OnlyNaN ? std::numeric_limits<float>::infinity() : std::numeric_limits<float>::max();
   for (; i < n; ++i) {
     ok &= std::fabs(x[i]) <= lim;
     scalar::store_code<F>(out, i, scalar::quantize_value<F, Rounding>(x[i], factors[i], zps[i]));
   }
   return ok;
+}
+
+template <class F, class Rounding>
+LOWBIT_TARGET_AVX2 bool quantize_vec(const float* LOWBIT_RESTRICT x, index_t n,
+                                     const float* factors, const std::int32_t* zps,
+                                     inf_policy inf, std::uint8_t* LOWBIT_RESTRICT out) noexcept {
+  return inf == inf_policy::error
+             ? quantize_vec_body<F, Rounding, false>(x, n, factors, zps, out)
+             : quantize_vec_body<F, Rounding, true>(x, n, factors, zps, out);
 }
 
 /// 8 codes of format F starting at element i (a multiple of 8) of a packed run, as int32.
@@ -199,47 +228,62 @@ LOWBIT_TARGET_AVX2 void dequantize_vec(const std::uint8_t* LOWBIT_RESTRICT in, i
   for (; i < n; ++i) out[i] = static_cast<float>(scalar::load_code<F>(in, i) - zps[i]) * scales[i];
 }
 
+LOWBIT_TARGET_AVX2 LOWBIT_ALWAYS_INLINE float hmin(__m256 v) noexcept {
+  __m128 m = _mm_min_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  m = _mm_min_ps(m, _mm_movehl_ps(m, m));
+  m = _mm_min_ss(m, _mm_shuffle_ps(m, m, 1));
+  return _mm_cvtss_f32(m);
+}
+LOWBIT_TARGET_AVX2 LOWBIT_ALWAYS_INLINE float hmax(__m256 v) noexcept {
+  __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+  m = _mm_max_ss(m, _mm_shuffle_ps(m, m, 1));
+  return _mm_cvtss_f32(m);
+}
+
 LOWBIT_TARGET_AVX2 inline bool minmax(const float* x, index_t n, float& mn, float& mx) noexcept {
-  const __m256 limit = _mm256_set1_ps(std::numeric_limits<float>::max());
   __m256 lo0 = _mm256_set1_ps(mn), lo1 = lo0, hi0 = _mm256_set1_ps(mx), hi1 = hi0;
-  __m256 bad = _mm256_setzero_ps();
+  __m256 acc = _mm256_setzero_ps(), acc1 = acc, acc2 = acc, acc3 = acc;
   index_t i = 0;
-  for (; i + 16 <= n; i += 16) {
+  for (; i + 32 <= n; i += 32) {
     const __m256 v0 = _mm256_loadu_ps(x + i), v1 = _mm256_loadu_ps(x + i + 8);
-    bad = _mm256_or_ps(bad, _mm256_or_ps(nonfinite(v0, limit), nonfinite(v1, limit)));
-    lo0 = _mm256_min_ps(lo0, v0);
-    lo1 = _mm256_min_ps(lo1, v1);
-    hi0 = _mm256_max_ps(hi0, v0);
-    hi1 = _mm256_max_ps(hi1, v1);
+    const __m256 v2 = _mm256_loadu_ps(x + i + 16), v3 = _mm256_loadu_ps(x + i + 24);
+    acc = track<false>(acc, v0);
+    acc1 = track<false>(acc1, v1);
+    acc2 = track<false>(acc2, v2);
+    acc3 = track<false>(acc3, v3);
+    lo0 = _mm256_min_ps(lo0, _mm256_min_ps(v0, v2));
+    lo1 = _mm256_min_ps(lo1, _mm256_min_ps(v1, v3));
+    hi0 = _mm256_max_ps(hi0, _mm256_max_ps(v0, v2));
+    hi1 = _mm256_max_ps(hi1, _mm256_max_ps(v1, v3));
   }
-  alignas(32) float l[8], h[8];
-  _mm256_store_ps(l, _mm256_min_ps(lo0, lo1));
-  _mm256_store_ps(h, _mm256_max_ps(hi0, hi1));
-  float a = mn, b = mx;
-  for (int j = 0; j < 8; ++j) {
-    a = l[j] < a ? l[j] : a;
-    b = h[j] > b ? h[j] : b;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 v = _mm256_loadu_ps(x + i);
+    acc = track<false>(acc, v);
+    lo0 = _mm256_min_ps(lo0, v);
+    hi0 = _mm256_max_ps(hi0, v);
   }
-  mn = a;
-  mx = b;
+  acc = _mm256_or_ps(_mm256_or_ps(acc, acc1), _mm256_or_ps(acc2, acc3));
+  const float a = hmin(_mm256_min_ps(lo0, lo1)), b = hmax(_mm256_max_ps(hi0, hi1));
+  mn = a < mn ? a : mn;
+  mx = b > mx ? b : mx;
   const bool tail_ok = scalar::minmax(x + i, n - i, mn, mx);
-  return tail_ok && _mm256_movemask_ps(bad) == 0;
+  return tail_ok && !tracked_nonfinite(acc);
 }
 
 LOWBIT_TARGET_AVX2 inline bool minmax_vec(const float* LOWBIT_RESTRICT x, index_t n,
                                           float* LOWBIT_RESTRICT mins,
                                           float* LOWBIT_RESTRICT maxs) noexcept {
-  const __m256 limit = _mm256_set1_ps(std::numeric_limits<float>::max());
-  __m256 bad = _mm256_setzero_ps();
+  __m256 acc = _mm256_setzero_ps();
   index_t i = 0;
   for (; i + 8 <= n; i += 8) {
     const __m256 v = _mm256_loadu_ps(x + i);
-    bad = _mm256_or_ps(bad, nonfinite(v, limit));
+    acc = track<false>(acc, v);
     _mm256_storeu_ps(mins + i, _mm256_min_ps(_mm256_loadu_ps(mins + i), v));
     _mm256_storeu_ps(maxs + i, _mm256_max_ps(_mm256_loadu_ps(maxs + i), v));
   }
   const bool tail_ok = scalar::minmax_vec(x + i, n - i, mins + i, maxs + i);
-  return tail_ok && _mm256_movemask_ps(bad) == 0;
+  return tail_ok && !tracked_nonfinite(acc);
 }
 
 }  // namespace avx2

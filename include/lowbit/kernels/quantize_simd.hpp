@@ -31,6 +31,17 @@ inline constexpr index_t lanes = static_cast<index_t>(fbatch::size);
 /// The xsimd architecture this path was compiled for ("sse2", "avx2", "arm64+neon", ...).
 inline const char* arch_name() noexcept { return xsimd::default_arch::name(); }
 
+/// IEEE float division. xsimd 8.1's operator/ for float on AArch64 is a reciprocal estimate
+/// refined by two Newton steps, which is not correctly rounded and would break true_divide's
+/// bit-exactness; vdivq_f32 is.
+inline fbatch exact_div(const fbatch& a, const fbatch& b) noexcept {
+#if LOWBIT_ARCH_AARCH64
+  return fbatch(vdivq_f32(a, b));
+#else
+  return a / b;
+#endif
+}
+
 template <class F, class Rounding>
 bool quantize(const float* LOWBIT_RESTRICT x, index_t n, float factor, std::int32_t zp,
               inf_policy inf, std::uint8_t* LOWBIT_RESTRICT out) noexcept {
@@ -43,7 +54,7 @@ bool quantize(const float* LOWBIT_RESTRICT x, index_t n, float factor, std::int3
   for (; i + lanes <= n; i += lanes) {
     const fbatch v = fbatch::load_unaligned(x + i);
     bad = bad | !(xsimd::abs(v) <= limit);
-    fbatch r = Rounding::divides ? v / vf : v * vf;
+    fbatch r = Rounding::divides ? exact_div(v, vf) : v * vf;
     r = xsimd::min(xsimd::max(r, lo), hi);
     (xsimd::nearbyint_as_int(r) + vzp).store_aligned(codes);
     for (index_t j = 0; j < lanes; ++j) scalar::store_code<F>(out, i + j, codes[j]);
@@ -70,7 +81,7 @@ bool quantize_vec(const float* LOWBIT_RESTRICT x, index_t n, const float* factor
     const fbatch vf = fbatch::load_unaligned(factors + i);
     const ibatch vzp = ibatch::load_unaligned(zps + i);
     bad = bad | !(xsimd::abs(v) <= limit);
-    fbatch r = Rounding::divides ? v / vf : v * vf;
+    fbatch r = Rounding::divides ? exact_div(v, vf) : v * vf;
     r = xsimd::min(xsimd::max(r, xsimd::to_float(vqmin - vzp)), xsimd::to_float(vqmax - vzp));
     (xsimd::nearbyint_as_int(r) + vzp).store_aligned(codes);
     for (index_t j = 0; j < lanes; ++j) scalar::store_code<F>(out, i + j, codes[j]);

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# The README's quick start on Debian 12 (root, or a user with sudo):
+#   bash cmake/quickstart.sh demo   installs what is missing, builds in Release, runs the main demo
+#   bash cmake/quickstart.sh test   installs what is missing, builds (Release + assertions) and runs
+#                                   the whole test suite
+# LOWBIT_PRESET overrides the configure preset of the test command (.ci/run uses "ci", which adds
+# warnings as errors).
+set -euo pipefail
+mode=${1:-demo}
+cd "$(dirname "$0")/.."
+
+common="g++ cmake ninja-build libeigen3-dev libxsimd-dev"
+case "$mode" in
+  demo) packages="$common" ;;
+  test) packages="$common libgtest-dev libbenchmark-dev libsimde-dev" ;;
+  *) echo "usage: bash cmake/quickstart.sh demo|test" >&2; exit 2 ;;
+esac
+
+missing=""
+for p in $packages; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+  echo "quickstart: installing Debian packages:$missing"
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi
+
+jobs=$(nproc 2>/dev/null || echo 2)
+case "$mode" in
+  demo)
+    cmake --preset release >/dev/null
+    cmake --build --preset release --target quantize_matrix
+    ./build/release/examples/quantize_matrix
+    ;;
+  test)
+    preset=${LOWBIT_PRESET:-dev}
+    cmake --preset "$preset" >/dev/null
+    cmake --build --preset "$preset"
+    ctest --preset "$preset" -j "$jobs"
+    ;;
+esac
