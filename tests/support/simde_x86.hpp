@@ -53,3 +53,7 @@ static inline simde__m512i _mm512_cvtepu8_epi32(simde__m128i a) {
   for (int i = 0; i < 16; ++i) r_.i32[i] = a_.u8[i];
   return simde__m512i_from_private(r_);
 }
+
+// SIMDe 0.7.4 aliases _mm512_madd_epi16 with the argument list of its masked form.
+#undef _mm512_madd_epi16
+#define _mm512_madd_epi16(a, b) simde_mm512_madd_epi16(a, b)

@@ -1,0 +1,166 @@
+// lowbit/parallel/thread_pool.hpp: the parallel-for hook lowbit's kernels use, and a small default pool.
+//
+// Every multi-threaded operation takes an `execution` (defaulting to default_execution()):
+//
+//   lowbit::execution ex;                 // default: lowbit's own pool, max_threads() threads
+//   ex.threads = 1;                       // run on the calling thread only
+//   ex.parallel_for = [&](lowbit::index_t n, const lowbit::task_fn& task) {
+//     my_pool.parallel_for(0, n, task);   // plug in any thread pool (TBB, OpenMP, your own)
+//   };
+//
+// A parallel_for must call task(i) exactly once for every i in [0, n), possibly concurrently,
+// and return when all calls have returned. lowbit splits work into about `threads` tasks, so a
+// user pool with more workers than `threads` still uses only that many at a time.
+#pragma once
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <cstdlib>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "lowbit/config.hpp"
+
+LOWBIT_NAMESPACE_BEGIN
+
+using task_fn = std::function<void(index_t)>;
+using parallel_for_fn = std::function<void(index_t, const task_fn&)>;
+
+/// A fixed set of worker threads that run parallel_for loops; the calling thread takes part.
+/// Loops are served one at a time (calls from several threads queue on a mutex).
+class thread_pool {
+ public:
+  explicit thread_pool(int threads) {
+    const int workers = std::max(0, threads - 1);
+    for (int i = 0; i < workers; ++i) workers_.emplace_back([this] { work(); });
+  }
+  ~thread_pool() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stop_ = true;
+    }
+    wake_.notify_all();
+    for (auto& t : workers_) t.join();
+  }
+  thread_pool(const thread_pool&) = delete;
+  thread_pool& operator=(const thread_pool&) = delete;
+
+  int size() const noexcept { return static_cast<int>(workers_.size()) + 1; }
+
+  /// Runs task(i) for i in [0, n) on the pool and the calling thread.
+  void parallel_for(index_t n, const task_fn& task) {
+    if (n <= 0) return;
+    if (n == 1 || workers_.empty()) {
+      for (index_t i = 0; i < n; ++i) task(i);
+      return;
+    }
+    std::lock_guard<std::mutex> serial(loop_mutex_);
+    auto current = std::make_shared<loop>(&task, n);
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      loop_ = current;
+      ++generation_;
+    }
+    wake_.notify_all();
+    run(*current);
+    std::unique_lock<std::mutex> lock(mutex_);
+    done_.wait(lock, [&] { return current->pending.load() == 0; });
+    loop_.reset();
+  }
+
+ private:
+  // One parallel_for call. Workers hold it by shared_ptr, so one that wakes late finds its own
+  // loop exhausted instead of taking indices of the next call.
+  struct loop {
+    loop(const task_fn* t, index_t n) : task(t), count(n), pending(n) {}
+    const task_fn* task;
+    index_t count;
+    std::atomic<index_t> next{0};
+    std::atomic<index_t> pending;
+  };
+
+  void run(loop& l) {
+    index_t finished = 0;
+    for (index_t i = l.next.fetch_add(1); i < l.count; i = l.next.fetch_add(1)) {
+      (*l.task)(i);
+      ++finished;
+    }
+    if (finished > 0 && l.pending.fetch_sub(finished) == finished) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      done_.notify_all();
+    }
+  }
+
+  void work() {
+    unsigned long long seen = 0;
+    for (;;) {
+      std::shared_ptr<loop> l;
+      {
+        std::unique_lock<std::mutex> lock(mutex_);
+        wake_.wait(lock, [&] { return stop_ || generation_ != seen; });
+        if (stop_) return;
+        seen = generation_;
+        l = loop_;
+      }
+      if (l) run(*l);
+    }
+  }
+
+  std::vector<std::thread> workers_;
+  std::mutex loop_mutex_;
+  std::mutex mutex_;
+  std::condition_variable wake_, done_;
+  std::shared_ptr<loop> loop_;
+  unsigned long long generation_ = 0;
+  bool stop_ = false;
+};
+
+namespace detail {
+inline int hardware_threads() noexcept {
+  const char* env = std::getenv("LOWBIT_NUM_THREADS");
+  if (env != nullptr) {
+    const int n = std::atoi(env);
+    if (n > 0) return n;
+  }
+  const unsigned hc = std::thread::hardware_concurrency();
+  return hc == 0 ? 1 : static_cast<int>(hc);
+}
+
+inline std::atomic<int>& max_threads_setting() noexcept {
+  static std::atomic<int> value{hardware_threads()};
+  return value;
+}
+}  // namespace detail
+
+/// Threads lowbit uses by default: LOWBIT_NUM_THREADS, else the hardware's count.
+inline int max_threads() noexcept { return detail::max_threads_setting().load(); }
+inline void set_max_threads(int n) noexcept { detail::max_threads_setting().store(std::max(1, n)); }
+
+/// lowbit's own pool, created on first use with max_threads() threads at that moment.
+inline thread_pool& default_pool() {
+  static thread_pool pool(max_threads());
+  return pool;
+}
+
+/// How an operation may run in parallel.
+struct execution {
+  int threads = max_threads();      ///< at most this many tasks run at once; 1 = calling thread only
+  parallel_for_fn parallel_for;     ///< empty: lowbit's default_pool()
+
+  /// Runs task(i), i in [0, n): inline when threads == 1 or n == 1, else through the hook.
+  void run(index_t n, const task_fn& task) const {
+    if (threads <= 1 || n <= 1) {
+      for (index_t i = 0; i < n; ++i) task(i);
+    } else if (parallel_for) {
+      parallel_for(n, task);
+    } else {
+      default_pool().parallel_for(n, task);
+    }
+  }
+};
+
+LOWBIT_NAMESPACE_END
