@@ -135,6 +135,17 @@
 #endif
 #endif
 
+// Keeps a vector accumulator in a register across loop iterations. GCC 12 otherwise spills
+// micro-kernel accumulators held in arrays to the stack on every iteration. (No-op in the
+// emulation build, whose vectors are not machine registers.)
+#if defined(__GNUC__) && !defined(__clang__) && !defined(LOWBIT_EMULATE_X86_SIMD) && LOWBIT_ARCH_X86_64
+#define LOWBIT_KEEP_YMM(v) __asm__("" : "+x"(v))
+#define LOWBIT_KEEP_ZMM(v) __asm__("" : "+v"(v))
+#else
+#define LOWBIT_KEEP_YMM(v) (void)0
+#define LOWBIT_KEEP_ZMM(v) (void)0
+#endif
+
 #if defined(__GNUC__) || defined(__clang__)
 #define LOWBIT_RESTRICT __restrict__
 #define LOWBIT_ALWAYS_INLINE inline __attribute__((always_inline))

@@ -18,3 +18,5 @@
 #include "lowbit/kernels/quantize.hpp"
 #include "lowbit/metrics/metrics.hpp"
 #include "lowbit/parallel/thread_pool.hpp"
+#include "lowbit/ptq/dynamic_linear.hpp"
+#include "lowbit/ptq/static_linear.hpp"

@@ -174,7 +174,7 @@ void family_tile(gemm_family f, const packed_activations& p, index_t m, const st
   }
 }
 
-/// Dispatches a run-time row count (1 .. 12) to the tile template.
+/// Dispatches a run-time row count (1 .. 8, the largest MR) to the tile template.
 inline void run_tile(gemm_family f, int rows, const packed_activations& p, index_t m,
                      const std::int8_t* panel, std::int32_t* out) noexcept {
   if (f == gemm_family::neondot) rows = 4;  // interleaved blocks of 4 rows are always whole
@@ -186,11 +186,7 @@ inline void run_tile(gemm_family f, int rows, const packed_activations& p, index
     case 5: return family_tile<5>(f, p, m, panel, out);
     case 6: return family_tile<6>(f, p, m, panel, out);
     case 7: return family_tile<7>(f, p, m, panel, out);
-    case 8: return family_tile<8>(f, p, m, panel, out);
-    case 9: return family_tile<9>(f, p, m, panel, out);
-    case 10: return family_tile<10>(f, p, m, panel, out);
-    case 11: return family_tile<11>(f, p, m, panel, out);
-    default: return family_tile<12>(f, p, m, panel, out);
+    default: return family_tile<8>(f, p, m, panel, out);
   }
 }
 
@@ -255,7 +251,7 @@ void gemm(const quantized_activations& a, const packed_weights& w, const Stage& 
     const index_t rb = task % row_blocks, pb = task / row_blocks;
     const index_t m_begin = rb * row_block, m_end = std::min(m_total, m_begin + row_block);
     const index_t p_begin = pb * panel_block, p_end = std::min(w.panels(), p_begin + panel_block);
-    alignas(64) std::int32_t tile[12 * gemm_nr];
+    alignas(64) std::int32_t tile[8 * gemm_nr];
     for (index_t m = m_begin; m < m_end; m += mr) {
       const int rows = static_cast<int>(std::min<index_t>(mr, m_end - m));
       for (index_t p = p_begin; p < p_end; ++p) {

@@ -31,18 +31,33 @@ inline constexpr int mr = 8;
 template <int MR>
 LOWBIT_TARGET_AVX512VNNI void tile(const std::uint8_t* a, index_t lda, const std::int8_t* panel,
                                    index_t kq, std::int32_t* out) noexcept {
-  __m512i acc[MR];
-  for (int r = 0; r < MR; ++r) acc[r] = _mm512_setzero_si512();
+  static_assert(MR >= 1 && MR <= 8, "the VNNI tile handles 1 to 8 rows");
+  // Named accumulators from opaque zeros (see kernels/gemm_avx2.hpp for why).
+  __m512i c0 = _mm512_setzero_si512(), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0, c6 = c0, c7 = c0;
+  LOWBIT_KEEP_ZMM(c0); LOWBIT_KEEP_ZMM(c1); LOWBIT_KEEP_ZMM(c2); LOWBIT_KEEP_ZMM(c3);
+  LOWBIT_KEEP_ZMM(c4); LOWBIT_KEEP_ZMM(c5); LOWBIT_KEEP_ZMM(c6); LOWBIT_KEEP_ZMM(c7);
   const std::int8_t* b = panel;
   for (index_t q = 0; q < kq; ++q, b += 64) {
     const __m512i bq = _mm512_loadu_si512(b);
-    for (int r = 0; r < MR; ++r) {
-      std::int32_t quad;
-      std::memcpy(&quad, a + r * lda + 4 * q, 4);
-      acc[r] = _mm512_dpbusd_epi32(acc[r], _mm512_set1_epi32(quad), bq);
-    }
+    const std::uint8_t* ar = a + 4 * q;
+#define LOWBIT_VNNI_ROW(r)                                                                         \
+  if constexpr (MR > r) {                                                                          \
+    std::int32_t quad;                                                                             \
+    std::memcpy(&quad, ar + r * lda, 4);                                                           \
+    c##r = _mm512_dpbusd_epi32(c##r, _mm512_set1_epi32(quad), bq);                                 \
   }
-  for (int r = 0; r < MR; ++r) _mm512_storeu_si512(out + r * 16, acc[r]);
+    LOWBIT_VNNI_ROW(0) LOWBIT_VNNI_ROW(1) LOWBIT_VNNI_ROW(2) LOWBIT_VNNI_ROW(3)
+    LOWBIT_VNNI_ROW(4) LOWBIT_VNNI_ROW(5) LOWBIT_VNNI_ROW(6) LOWBIT_VNNI_ROW(7)
+#undef LOWBIT_VNNI_ROW
+  }
+  _mm512_storeu_si512(out, c0);
+  if constexpr (MR > 1) _mm512_storeu_si512(out + 16, c1);
+  if constexpr (MR > 2) _mm512_storeu_si512(out + 32, c2);
+  if constexpr (MR > 3) _mm512_storeu_si512(out + 48, c3);
+  if constexpr (MR > 4) _mm512_storeu_si512(out + 64, c4);
+  if constexpr (MR > 5) _mm512_storeu_si512(out + 80, c5);
+  if constexpr (MR > 6) _mm512_storeu_si512(out + 96, c6);
+  if constexpr (MR > 7) _mm512_storeu_si512(out + 112, c7);
 }
 
 }  // namespace gemm_avx512vnni

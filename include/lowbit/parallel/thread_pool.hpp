@@ -17,6 +17,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdlib>
+#include <exception>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -151,15 +152,33 @@ struct execution {
   int threads = max_threads();      ///< at most this many tasks run at once; 1 = calling thread only
   parallel_for_fn parallel_for;     ///< empty: lowbit's default_pool()
 
-  /// Runs task(i), i in [0, n): inline when threads == 1 or n == 1, else through the hook.
+  /// Runs task(i), i in [0, n): inline when threads == 1 or n == 1, else through the hook. If
+  /// tasks throw, the remaining ones are skipped and the first exception is rethrown here, on
+  /// the calling thread (a worker thread never lets an exception escape).
   void run(index_t n, const task_fn& task) const {
     if (threads <= 1 || n <= 1) {
       for (index_t i = 0; i < n; ++i) task(i);
-    } else if (parallel_for) {
-      parallel_for(n, task);
-    } else {
-      default_pool().parallel_for(n, task);
+      return;
     }
+    std::mutex mutex;
+    std::exception_ptr first;
+    std::atomic<bool> failed{false};
+    const task_fn guarded = [&](index_t i) {
+      if (failed.load(std::memory_order_relaxed)) return;
+      try {
+        task(i);
+      } catch (...) {
+        std::lock_guard<std::mutex> lock(mutex);
+        if (!first) first = std::current_exception();
+        failed.store(true);
+      }
+    };
+    if (parallel_for) {
+      parallel_for(n, guarded);
+    } else {
+      default_pool().parallel_for(n, guarded);
+    }
+    if (first) std::rethrow_exception(first);
   }
 };
 
