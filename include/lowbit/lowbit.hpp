@@ -1,6 +1,12 @@
 // lowbit/lowbit.hpp: the umbrella header most users include.
 #pragma once
 
+#include "lowbit/calibrators/calibrator.hpp"
+#include "lowbit/calibrators/entropy.hpp"
+#include "lowbit/calibrators/l2_search.hpp"
+#include "lowbit/calibrators/mse.hpp"
+#include "lowbit/calibrators/percentile.hpp"
+#include "lowbit/calibrators/weight_search.hpp"
 #include "lowbit/config.hpp"
 #include "lowbit/core/error.hpp"
 #include "lowbit/core/format.hpp"
@@ -17,6 +23,10 @@
 #include "lowbit/kernels/isa.hpp"
 #include "lowbit/kernels/quantize.hpp"
 #include "lowbit/metrics/metrics.hpp"
+#include "lowbit/observers/histogram.hpp"
+#include "lowbit/observers/minmax.hpp"
+#include "lowbit/observers/observer.hpp"
 #include "lowbit/parallel/thread_pool.hpp"
 #include "lowbit/ptq/dynamic_linear.hpp"
+#include "lowbit/ptq/static_calibration.hpp"
 #include "lowbit/ptq/static_linear.hpp"

@@ -1,0 +1,150 @@
+// lowbit/calibrators/calibrator.hpp: what a calibrator is, and how quantizer + observer + calibrator compose.
+//
+// A calibrator chooses the clipping range to quantize with from an observer's statistics:
+//
+//   template <class Format, class Scheme, class Observer>
+//   range choose(const Observer& observer) const;      // one [min, max] per slot
+//
+// minmax_calibrator needs only observed_range(); the histogram calibrators (percentile, entropy,
+// mse, l2_search) read observer.histogram(slot). The quantizer's formulas then turn the range into
+// qparams. The composition is visible in the types:
+//
+//   lowbit::calibration<lowbit::quantizer<lowbit::uint8, lowbit::affine>,
+//                       lowbit::histogram_observer<>, lowbit::entropy_calibrator> cal;
+//   for (const auto& batch : batches) cal.observe(batch);
+//   lowbit::qparams p = cal.qparams();
+//
+// or, with an observer that has already seen the data, one call:
+//   lowbit::qparams p = lowbit::calibrate(quantizer, observer, lowbit::l2_search_calibrator{});
+//
+// A slot that saw no data keeps min = +Inf, max = -Inf, which the quantizer turns into PyTorch's
+// default qparams (scale 1, zero point 0).
+#pragma once
+
+#include <Eigen/Core>
+#include <algorithm>
+#include <limits>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "lowbit/config.hpp"
+#include "lowbit/core/granularity.hpp"
+#include "lowbit/core/qparams.hpp"
+#include "lowbit/core/quantizer.hpp"
+#include "lowbit/observers/histogram.hpp"
+#include "lowbit/observers/observer.hpp"
+
+LOWBIT_NAMESPACE_BEGIN
+
+namespace detail {
+
+/// Levels a format offers for the half of the range a symmetric histogram calibrator searches:
+/// 2^(bits - 1) for signed data (128 for int8), 2^bits when everything observed is >= 0.
+template <class F>
+index_t quantized_bins(bool nonnegative) noexcept {
+  return index_t{1} << (F::bits - (nonnegative ? 0 : 1));
+}
+
+/// The range a histogram calibrator returns for an empty or zero-width histogram: what was seen.
+inline bool trivial_histogram(const histogram_view& h, float& lo, float& hi) noexcept {
+  if (h.empty()) {
+    lo = std::numeric_limits<float>::infinity();
+    hi = -lo;
+    return true;
+  }
+  if (!(h.max > h.min) || h.total() <= 0) {
+    lo = h.min;
+    hi = h.max;
+    return true;
+  }
+  return false;
+}
+
+/// Base of the histogram calibrators: calls Derived::choose_slot<F, S>(histogram, lo, hi) for every
+/// slot of the observer.
+template <class Derived>
+struct histogram_calibrator {
+  template <class Format, class Scheme, class Observer>
+  range choose(const Observer& observer) const {
+    const index_t slots = std::max<index_t>(observer.slots(), 1);
+    range out(slots);
+    for (index_t s = 0; s < slots; ++s) {
+      const histogram_view h = observer.histogram(s);
+      float lo = 0, hi = 0;
+      if (!trivial_histogram(h, lo, hi))
+        static_cast<const Derived&>(*this).template choose_slot<Format, Scheme>(h, lo, hi);
+      out.min[static_cast<std::size_t>(s)] = lo;
+      out.max[static_cast<std::size_t>(s)] = hi;
+    }
+    return out;
+  }
+};
+
+template <class QG, class OG>
+constexpr bool granularities_match() {
+  return std::is_same_v<QG, OG>;
+}
+
+}  // namespace detail
+
+/// qparams in the quantizer's format and scheme for what `observer` has seen, with the range the
+/// calibrator chooses. The quantizer's and the observer's granularities must be the same kind.
+template <class Quantizer, class Observer, class Calibrator>
+qparams calibrate(const Quantizer& q, const Observer& observer, const Calibrator& calibrator) {
+  static_assert(is_observer_v<Observer>, "calibrate: the observer does not follow the observer contract");
+  static_assert(detail::granularities_match<typename Quantizer::granularity_type,
+                                            std::decay_t<decltype(observer.granularity())>>(),
+                "calibrate: the quantizer and the observer must both be per_tensor or both per_channel");
+  return q.qparams_from(calibrator.template choose<typename Quantizer::format, typename Quantizer::scheme>(observer));
+}
+
+/// A quantizer, an observer and a calibrator composed: observe batches, then ask for qparams.
+template <class Quantizer, class Observer, class Calibrator>
+class calibration {
+  static_assert(is_observer_v<Observer>, "calibration: the observer does not follow the observer contract");
+
+ public:
+  using format = typename Quantizer::format;
+  using scheme = typename Quantizer::scheme;
+
+  calibration() = default;
+  calibration(Quantizer q, Observer o, Calibrator c = Calibrator{})
+      : quantizer_(std::move(q)), observer_(std::move(o)), calibrator_(std::move(c)) {}
+
+  template <class Derived>
+  void observe(const Eigen::DenseBase<Derived>& x) {
+    observer_.observe(x);
+  }
+  void observe(const float* data, const std::vector<index_t>& shape) { observer_.observe(data, shape); }
+
+  /// The range the calibrator chooses from what was observed.
+  range calibrated_range() const { return calibrator_.template choose<format, scheme>(observer_); }
+  /// qparams from that range, with the quantizer's formulas.
+  lowbit::qparams qparams() const { return calibrate(quantizer_, observer_, calibrator_); }
+  /// Quantizes x with the calibrated qparams.
+  template <class Derived>
+  quantized_tensor<format> quantize(const Eigen::DenseBase<Derived>& x) const {
+    return quantizer_.quantize(x, qparams());
+  }
+
+  const Quantizer& quantizer() const noexcept { return quantizer_; }
+  Observer& observer() noexcept { return observer_; }
+  const Observer& observer() const noexcept { return observer_; }
+  const Calibrator& calibrator() const noexcept { return calibrator_; }
+
+ private:
+  Quantizer quantizer_{};
+  Observer observer_{};
+  Calibrator calibrator_{};
+};
+
+/// The observed range as it is (PyTorch's MinMax / MovingAverage observers' choice).
+struct minmax_calibrator {
+  template <class Format, class Scheme, class Observer>
+  range choose(const Observer& observer) const {
+    return observer.observed_range();
+  }
+};
+
+LOWBIT_NAMESPACE_END

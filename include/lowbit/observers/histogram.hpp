@@ -1,0 +1,338 @@
+// lowbit/observers/histogram.hpp: running histograms whose range grows with the data (PyTorch's HistogramObserver).
+//
+// Each slot (the tensor, or each channel) keeps [min, max] and `bins` float counts over it. A batch
+// is binned as torch.histc bins it, bin = (int)((x - lo) * bins / (hi - lo)) in float32 with the
+// right edge inclusive, over the range widened to include the batch. When the range grows, the old
+// counts move to the new bins the way PyTorch 1.13 moves them:
+//
+//   hist_bin_width = (max - min) / (bins * upsample)          upsample = 128
+//   downsample     = ceil((new_max - new_min) / (bins * hist_bin_width))
+//   new_max       += downsample * bins * hist_bin_width - (new_max - new_min)
+//   start          = round((min - new_min) / hist_bin_width)
+//   each old bin is spread evenly over `upsample` fine bins placed from `start`, and every
+//   `downsample` consecutive fine bins are summed into one new bin
+//
+// (float32 where PyTorch computes on float32 tensors, double where it sums in double), so on the
+// same batches the histograms agree with PyTorch's. Two documented differences:
+//   - torch 1.13 bins each batch over int(min) .. int(max) (a truncation bug fixed in later
+//     versions) while keeping the float min / max; lowbit bins over the float range. The two agree
+//     whenever the observed extremes are whole numbers, which the golden tests use.
+//   - after a batch whose values were all equal (zero-width range), PyTorch 1.13 discards the
+//     histogram and restarts from the next batch; lowbit keeps those values in the combined range.
+// Infinities are left out and counted, NaN is an error (observers/observer.hpp).
+#pragma once
+
+#include <Eigen/Core>
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <vector>
+
+#include "lowbit/config.hpp"
+#include "lowbit/core/error.hpp"
+#include "lowbit/core/granularity.hpp"
+#include "lowbit/core/qparams.hpp"
+#include "lowbit/detail/elementwise.hpp"
+#include "lowbit/detail/float_ops.hpp"
+#include "lowbit/detail/runs.hpp"
+#include "lowbit/kernels/isa.hpp"
+#include "lowbit/observers/observer.hpp"
+
+LOWBIT_NAMESPACE_BEGIN
+
+/// One slot's histogram: `bins` counts over [min, max] (bin width (max - min) / bins).
+struct histogram_view {
+  float min = std::numeric_limits<float>::infinity();
+  float max = -std::numeric_limits<float>::infinity();
+  const float* counts = nullptr;
+  index_t bins = 0;
+
+  bool empty() const noexcept { return counts == nullptr || min > max; }
+  double total() const noexcept {
+    double t = 0;
+    for (index_t b = 0; b < bins; ++b) t += counts[b];
+    return t;
+  }
+};
+
+namespace detail {
+
+/// torch.histc's bin of x over [lo, hi] with `bins` bins, or -1 outside (and for NaN / Inf).
+inline index_t histc_bin(float x, float lo, float hi, index_t bins) noexcept {
+  if (!(x >= lo && x <= hi)) return -1;
+  const auto pos = static_cast<index_t>((x - lo) * static_cast<float>(bins) / (hi - lo));
+  return pos >= bins ? bins - 1 : pos;
+}
+
+/// Counts the finite elements of x[0, n) into `counts` over [lo, hi] (histc semantics; a zero-width
+/// range is widened to [lo - 1, hi + 1] as histc does).
+inline void histc_accumulate(const float* x, index_t n, float lo, float hi, index_t bins,
+                             std::uint32_t* counts) noexcept {
+  if (lo == hi) {
+    lo -= 1.0f;
+    hi += 1.0f;
+  }
+  const float scale_num = static_cast<float>(bins), width = hi - lo;
+  for (index_t i = 0; i < n; ++i) {
+    const float v = x[i];
+    if (!(v >= lo && v <= hi)) continue;
+    auto pos = static_cast<index_t>((v - lo) * scale_num / width);
+    pos = pos >= bins ? bins - 1 : pos;
+    ++counts[pos];
+  }
+}
+
+/// PyTorch's _adjust_min_max (float32): widens [cmin, cmax] so that old bins map onto whole
+/// groups of fine bins. Returns the downsample rate and the start index; updates cmax.
+inline void adjust_min_max(float min, float max, index_t bins, index_t upsample, float cmin,
+                           float& cmax, index_t& downsample, index_t& start) {
+  const float hist_bin_width = (max - min) / static_cast<float>(bins * upsample);
+  const float span = mul(static_cast<float>(bins), hist_bin_width);
+  downsample = static_cast<index_t>(std::ceil((cmax - cmin) / span));
+  const float grown = mul(static_cast<float>(downsample), span);
+  const float e = grown - (cmax - cmin);
+  cmax = cmax + e;
+  start = static_cast<index_t>(std::nearbyint((min - cmin) / hist_bin_width));
+}
+
+/// PyTorch's _combine_histograms: adds the old counts, spread over the fine grid and regrouped,
+/// to `out` (the new batch's counts over the combined range).
+inline void combine_histograms(const float* old_counts, index_t bins, index_t upsample,
+                               index_t downsample, index_t start, float* out) {
+  // The fine grid holds old bin b repeated `upsample` times from fine index start + b * upsample;
+  // integral[j] is its sum up to fine index (j + 1) * downsample - 1, accumulated in double (the
+  // terms are float32 values, whose sums double holds exactly), and PyTorch keeps the shifted
+  // integral it subtracts in float32.
+  const index_t fine_begin = start, fine_end = start + bins * upsample;
+  auto range_sum = [&](index_t f0, index_t f1) {  // sum over fine indices [f0, f1)
+    f0 = std::max(f0, fine_begin);
+    f1 = std::min(f1, fine_end);
+    double sum = 0;
+    if (f1 <= f0) return sum;
+    for (index_t b = (f0 - start) / upsample; b <= (f1 - 1 - start) / upsample; ++b) {
+      const index_t overlap = std::min(f1, start + (b + 1) * upsample) - std::max(f0, start + b * upsample);
+      sum += static_cast<double>(old_counts[b]) * static_cast<double>(overlap);
+    }
+    return sum;
+  };
+  double integral = 0, previous = 0;
+  for (index_t j = 0; j < bins; ++j) {
+    integral += range_sum(j * downsample, (j + 1) * downsample);
+    const double interpolated = (integral - previous) / static_cast<double>(upsample);
+    out[j] = out[j] + static_cast<float>(interpolated);
+    previous = static_cast<double>(static_cast<float>(integral));
+  }
+}
+
+/// Adds counts over [lo, hi] (`bins` bins) to `out`, `bins` bins over [dlo, dhi] containing it,
+/// in proportion to the overlap of each source bin with the destination bins. A zero-width source
+/// puts all its mass in the destination bin of its value.
+inline void rebin(float lo, float hi, const float* counts, index_t bins, float dlo, float dhi, float* out) {
+  const double dwidth = (static_cast<double>(dhi) - dlo) / static_cast<double>(bins);
+  if (lo == hi || dwidth <= 0) {
+    double mass = 0;
+    for (index_t b = 0; b < bins; ++b) mass += counts[b];
+    const index_t at = dwidth <= 0 ? 0 : std::min<index_t>(bins - 1, std::max<index_t>(0, static_cast<index_t>((lo - dlo) / dwidth)));
+    out[at] += static_cast<float>(mass);
+    return;
+  }
+  const double swidth = (static_cast<double>(hi) - lo) / static_cast<double>(bins);
+  for (index_t b = 0; b < bins; ++b) {
+    if (counts[b] == 0) continue;
+    const double a = lo + b * swidth, e = a + swidth;
+    index_t first = static_cast<index_t>(std::floor((a - dlo) / dwidth));
+    first = std::min<index_t>(bins - 1, std::max<index_t>(0, first));
+    for (index_t d = first; d < bins; ++d) {
+      const double da = dlo + d * dwidth, de = da + dwidth;
+      const double overlap = std::min(e, de) - std::max(a, da);
+      if (overlap > 0) out[d] += static_cast<float>(counts[b] * (overlap / swidth));
+      if (de >= e) break;
+    }
+  }
+}
+
+}  // namespace detail
+
+template <class Granularity = per_tensor>
+class histogram_observer : public detail::observer_state<Granularity> {
+  using base = detail::observer_state<Granularity>;
+
+ public:
+  explicit histogram_observer(index_t bins = 2048, Granularity g = {}, index_t upsample_rate = 128)
+      : base(g), bins_(bins), upsample_(upsample_rate) {
+    if (bins < 1) detail::fail("histogram_observer: bins must be positive, got ", bins);
+    if (upsample_rate < 1) detail::fail("histogram_observer: upsample rate must be positive, got ", upsample_rate);
+  }
+
+  index_t bins() const noexcept { return bins_; }
+
+  template <class Derived>
+  void observe(const Eigen::DenseBase<Derived>& x) {
+    observe_input(detail::make_input(x, this->axis()));
+  }
+  void observe(const float* data, const std::vector<index_t>& shape) {
+    observe_input(detail::make_input(data, shape, this->axis()));
+  }
+
+  void reset() {
+    this->reset_counts();
+    min_.clear();
+    max_.clear();
+    counts_.clear();
+  }
+
+  /// Merges another observer's histograms: the combined range is chosen and our counts moved
+  /// onto it as for a new batch; theirs are spread onto it in proportion to how their bins overlap
+  /// the new ones (uniform density within a bin).
+  void merge(const histogram_observer& other) {
+    if (other.bins_ != bins_) detail::fail("merge: histograms have ", bins_, " and ", other.bins_, " bins");
+    this->merge_counts(other, static_cast<index_t>(other.min_.size()));
+    if (other.min_.empty()) return;
+    if (min_.empty()) {
+      min_ = other.min_;
+      max_ = other.max_;
+      counts_ = other.counts_;
+      return;
+    }
+    std::vector<float> incoming(static_cast<std::size_t>(bins_));
+    for (index_t s = 0; s < static_cast<index_t>(min_.size()); ++s) {
+      const float omn = other.min_[static_cast<std::size_t>(s)], omx = other.max_[static_cast<std::size_t>(s)];
+      if (omn > omx) continue;
+      const float* theirs = other.counts_.data() + s * bins_;
+      float& mn = min_[static_cast<std::size_t>(s)];
+      float& mx = max_[static_cast<std::size_t>(s)];
+      float* mine = slot_counts(s);
+      if (mn > mx) {
+        mn = omn;
+        mx = omx;
+        std::copy(theirs, theirs + bins_, mine);
+        continue;
+      }
+      float lo = std::min(mn, omn), hi = std::max(mx, omx);
+      index_t down = 1, start = 0;
+      const bool moves = mn < mx && !(lo == mn && hi == mx);
+      if (moves) detail::adjust_min_max(mn, mx, bins_, upsample_, lo, hi, down, start);
+      std::fill(incoming.begin(), incoming.end(), 0.0f);
+      detail::rebin(omn, omx, theirs, bins_, lo, hi, incoming.data());
+      if (moves) {
+        detail::combine_histograms(mine, bins_, upsample_, down, start, incoming.data());
+      } else {
+        detail::rebin(mn, mx, mine, bins_, lo, hi, incoming.data());
+      }
+      std::copy(incoming.begin(), incoming.end(), mine);
+      mn = lo;
+      mx = hi;
+    }
+  }
+
+  /// Per-slot min / max of the finite values observed.
+  range observed_range() const {
+    if (min_.empty()) return range(std::max<index_t>(this->slots(), 1));
+    return range(min_, max_);
+  }
+
+  /// The histogram of a slot (empty view if the slot saw no finite value).
+  histogram_view histogram(index_t slot = 0) const {
+    histogram_view h;
+    if (slot < 0 || slot >= static_cast<index_t>(min_.size())) return h;
+    h.min = min_[static_cast<std::size_t>(slot)];
+    h.max = max_[static_cast<std::size_t>(slot)];
+    h.counts = counts_.data() + slot * bins_;
+    h.bins = bins_;
+    return h;
+  }
+
+ private:
+  float* slot_counts(index_t s) { return counts_.data() + s * bins_; }
+
+  void observe_input(const detail::float_input& in) {
+    if (in.view.size() == 0) return;
+    const granularity_desc g = this->desc(in);
+    const index_t slots = detail::slot_count(in.view, g);
+    this->check_slots(slots, in);
+    index_t infs = 0;
+    const std::string label = this->batch_label();
+    const range r = detail::observe_ranges(in, g, active_isa(), detail::nonfinite_mode::skip_inf,
+                                           &infs, label.c_str());
+    // Nothing below can fail on data: commit.
+    if (min_.empty()) {
+      this->slots_ = slots;
+      min_.assign(static_cast<std::size_t>(slots), std::numeric_limits<float>::infinity());
+      max_.assign(static_cast<std::size_t>(slots), -std::numeric_limits<float>::infinity());
+      counts_.assign(static_cast<std::size_t>(slots * bins_), 0.0f);
+    }
+    // The range each slot's batch is binned over: the combined range, widened as PyTorch widens.
+    std::vector<float> lo(static_cast<std::size_t>(slots)), hi(static_cast<std::size_t>(slots));
+    std::vector<index_t> down(static_cast<std::size_t>(slots), 1), start(static_cast<std::size_t>(slots), 0);
+    for (index_t s = 0; s < slots; ++s) {
+      const float mn = min_[s], mx = max_[s], bmn = r.min[s], bmx = r.max[s];
+      if (bmn > bmx) {  // no finite value of this slot in the batch
+        lo[s] = mn;
+        hi[s] = mx;
+        continue;
+      }
+      if (mn > mx) {  // first values
+        lo[s] = bmn;
+        hi[s] = bmx;
+        continue;
+      }
+      lo[s] = std::min(mn, bmn);
+      hi[s] = std::max(mx, bmx);
+      if (mn < mx && !(lo[s] == mn && hi[s] == mx)) {
+        detail::adjust_min_max(mn, mx, bins_, upsample_, lo[s], hi[s], down[s], start[s]);
+      }
+    }
+    std::vector<std::uint32_t> batch(static_cast<std::size_t>(slots * bins_), 0u);
+    std::vector<float> buffer;
+    detail::for_each_run(in.view, g, [&](const detail::run& run_) {
+      const float* src = detail::run_source(in.view, run_, buffer);
+      if (!run_.slot_varies) {
+        const index_t s = run_.slot;
+        detail::histc_accumulate(src, run_.n, lo[s], hi[s], bins_, batch.data() + s * bins_);
+      } else {
+        for (index_t k = 0; k < run_.n; ++k) {
+          const index_t s = run_.slot + k;
+          detail::histc_accumulate(src + k, 1, lo[s], hi[s], bins_, batch.data() + s * bins_);
+        }
+      }
+    });
+    std::vector<float> incoming(static_cast<std::size_t>(bins_));
+    for (index_t s = 0; s < slots; ++s) {
+      if (r.min[s] > r.max[s]) continue;
+      const std::uint32_t* b = batch.data() + s * bins_;
+      for (index_t k = 0; k < bins_; ++k) incoming[k] = static_cast<float>(b[k]);
+      float& mn = min_[s];
+      float& mx = max_[s];
+      float* mine = slot_counts(s);
+      if (mn > mx) {  // first values of the slot: PyTorch keeps the batch's own min / max
+        std::copy(incoming.begin(), incoming.end(), mine);
+        mn = r.min[s];
+        mx = r.max[s];
+      } else if (mn == mx) {  // the old values were all equal: keep them at their value
+        const double mass = histogram_view{mn, mx, mine, bins_}.total();
+        const index_t at = detail::histc_bin(mn, lo[s], hi[s] == lo[s] ? lo[s] + 1 : hi[s], bins_);
+        incoming[static_cast<std::size_t>(std::max<index_t>(0, at))] += static_cast<float>(mass);
+        std::copy(incoming.begin(), incoming.end(), mine);
+        mn = lo[s];
+        mx = hi[s];
+      } else if (lo[s] == mn && hi[s] == mx) {
+        for (index_t k = 0; k < bins_; ++k) mine[k] = incoming[k] + mine[k];
+      } else {
+        detail::combine_histograms(mine, bins_, upsample_, down[s], start[s], incoming.data());
+        std::copy(incoming.begin(), incoming.end(), mine);
+        mn = lo[s];
+        mx = hi[s];
+      }
+    }
+    this->infinities_ += infs;
+    ++this->batches_;
+  }
+
+  index_t bins_ = 2048;
+  index_t upsample_ = 128;
+  std::vector<float> min_, max_;
+  std::vector<float> counts_;  // slots x bins
+};
+
+LOWBIT_NAMESPACE_END

@@ -1,0 +1,128 @@
+// lowbit/observers/observer.hpp: what an observer is (the policy contract) and the bookkeeping they share.
+//
+// An observer collects statistics of the tensors it is shown, batch after batch. lowbit's
+// observers (minmax_observer, moving_average_minmax_observer, histogram_observer) are templated on
+// a granularity, per_tensor or per_channel(axis), and all follow this contract, which is all a
+// user-written observer needs:
+//
+//   void observe(const Eigen::DenseBase<D>& x);                 // one batch (any Eigen dense object)
+//   void observe(const float* data, const std::vector<index_t>& shape);
+//   void reset();                                                // forget everything
+//   void merge(const Observer& other);                           // combine two observers of one kind
+//   range observed_range() const;                                // per-slot min / max seen so far
+//   index_t batches() const;                                     // batches observed
+//
+// (C++20: the concept lowbit::observer; C++17: the trait lowbit::is_observer_v.) Histogram
+// observers also provide histogram(slot), which the histogram-based calibrators read.
+//
+// Bad input, for every lowbit observer:
+//   NaN         lowbit::error naming the batch and the element; the observer is left unchanged
+//   +-Inf       left out of min / max and of histograms, counted in infinities() (PyTorch drops
+//               infinities from its HistogramObserver the same way)
+//   a batch whose channel count differs from earlier batches: lowbit::error
+//   no data yet: observed_range() holds min = +Inf, max = -Inf per slot, which qparams turn into
+//               PyTorch's defaults (scale 1, zero point 0)
+#pragma once
+
+#include <Eigen/Core>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "lowbit/config.hpp"
+#include "lowbit/core/error.hpp"
+#include "lowbit/core/granularity.hpp"
+#include "lowbit/core/qparams.hpp"
+#include "lowbit/detail/runs.hpp"
+
+LOWBIT_NAMESPACE_BEGIN
+
+namespace detail {
+
+template <class T, class = void>
+struct is_observer_impl : std::false_type {};
+template <class T>
+struct is_observer_impl<
+    T, std::void_t<decltype(std::declval<T&>().observe(std::declval<const Eigen::MatrixXf&>())),
+                   decltype(std::declval<T&>().observe(static_cast<const float*>(nullptr),
+                                                       std::declval<const std::vector<index_t>&>())),
+                   decltype(std::declval<T&>().reset()),
+                   decltype(std::declval<T&>().merge(std::declval<const T&>())),
+                   decltype(range(std::declval<const T&>().observed_range())),
+                   decltype(index_t(std::declval<const T&>().batches()))>> : std::true_type {};
+
+/// What every granularity-templated lowbit observer shares: the view of a batch around its axis,
+/// the slot count fixed by the first batch, batch and infinity counters, error messages.
+template <class Granularity>
+class observer_state {
+  static_assert(std::is_same_v<Granularity, per_tensor> || std::is_same_v<Granularity, per_channel>,
+                "observers are per_tensor or per_channel(axis)");
+
+ public:
+  observer_state() = default;
+  explicit observer_state(Granularity g) : granularity_(g) {}
+
+  const Granularity& granularity() const noexcept { return granularity_; }
+  index_t batches() const noexcept { return batches_; }
+  index_t infinities() const noexcept { return infinities_; }
+  /// Slots (1 per tensor, or the channel count); 0 before the first batch.
+  index_t slots() const noexcept { return slots_ < 0 ? 0 : slots_; }
+
+ protected:
+  int axis() const noexcept {
+    if constexpr (std::is_same_v<Granularity, per_channel>) {
+      return granularity_.axis;
+    } else {
+      return 0;
+    }
+  }
+
+  granularity_desc desc(const float_input& in) const {
+    granularity_desc g(granularity_);
+    g.axis = std::is_same_v<Granularity, per_channel> ? in.axis : 0;
+    return g;
+  }
+
+  /// Checks a new batch's slot count against earlier ones (the first batch fixes it).
+  void check_slots(index_t slots, const float_input& in) const {
+    if (slots_ >= 0 && slots != slots_) {
+      fail("observe: batch ", batches_, " has ", slots, " channels along axis ", in.axis,
+           " (shape ", shape_string(in.shape), "), earlier batches had ", slots_);
+    }
+  }
+
+  std::string batch_label() const { return concat("observe (batch ", batches_, ")"); }
+
+  void merge_counts(const observer_state& other, index_t other_slots) {
+    if (slots_ >= 0 && other.slots_ >= 0 && other_slots != slots_)
+      fail("merge: observers have ", slots_, " and ", other_slots, " slots");
+    if (slots_ < 0) slots_ = other.slots_;
+    batches_ += other.batches_;
+    infinities_ += other.infinities_;
+  }
+
+  void reset_counts() noexcept {
+    slots_ = -1;
+    batches_ = 0;
+    infinities_ = 0;
+  }
+
+  Granularity granularity_{};
+  index_t slots_ = -1;
+  index_t batches_ = 0;
+  index_t infinities_ = 0;
+};
+
+}  // namespace detail
+
+/// True for types that satisfy the observer contract above.
+template <class T>
+inline constexpr bool is_observer_v = detail::is_observer_impl<T>::value;
+
+#if defined(__cpp_concepts) && __cpp_concepts >= 201907L
+template <class T>
+concept observer = is_observer_v<T>;
+#endif
+
+LOWBIT_NAMESPACE_END

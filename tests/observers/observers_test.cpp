@@ -1,0 +1,339 @@
+// Observers: PyTorch 1.13 agreement on batch sequences (golden data), bad input, merge and reset.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <functional>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "lowbit/lowbit.hpp"
+#include "support/golden.hpp"
+#include "support/random.hpp"
+
+namespace {
+
+using lowbit::index_t;
+using lowbit::row_matrix;
+
+const lowbit_test::golden_file& golden() {
+  static const lowbit_test::golden_file file("observers_golden.txt");
+  return file;
+}
+
+std::vector<row_matrix> batches(const std::string& seq) {
+  std::vector<row_matrix> out;
+  const auto n = golden()[seq + ".batches"].i64[0];
+  for (std::int64_t i = 0; i < n; ++i) {
+    const auto& r = golden()[seq + ".batch" + std::to_string(i)];
+    out.push_back(Eigen::Map<const row_matrix>(r.f32.data(), r.shape[0], r.shape[1]));
+  }
+  return out;
+}
+
+template <class F, class S, class Observer>
+void expect_matches(const std::string& key, const Observer& obs, const lowbit::qparams& p) {
+  SCOPED_TRACE(key);
+  const lowbit::range r = obs.observed_range();
+  const auto& mins = golden()[key + ".min"].f32;
+  const auto& maxs = golden()[key + ".max"].f32;
+  ASSERT_EQ(r.min.size(), mins.size());
+  for (std::size_t i = 0; i < mins.size(); ++i) {
+    EXPECT_EQ(r.min[i], mins[i]) << "slot " << i;
+    EXPECT_EQ(r.max[i], maxs[i]) << "slot " << i;
+  }
+  const auto& scales = golden()[key + ".scale"].f32;
+  const auto& zps = golden()[key + ".zero_point"].i64;
+  ASSERT_EQ(p.scale.size(), scales.size());
+  for (std::size_t i = 0; i < scales.size(); ++i) {
+    EXPECT_EQ(p.scale[i], scales[i]) << "slot " << i;
+    EXPECT_EQ(p.zero_point[i], zps[i]) << "slot " << i;
+  }
+}
+
+class observers_golden : public ::testing::TestWithParam<std::string> {};
+
+template <class F, class S>
+void check_sequence(const std::string& seq, const std::string& label) {
+  const std::vector<row_matrix> xs = batches(seq);
+  const std::string base = seq + "." + label;
+  lowbit::quantizer<F, S> q;
+  lowbit::minmax_observer<> minmax;
+  lowbit::moving_average_minmax_observer<> moving;
+  lowbit::moving_average_minmax_observer<> moving10(0.1f);
+  lowbit::histogram_observer<> hist;
+  for (const auto& x : xs) {
+    minmax.observe(x);
+    moving.observe(x);
+    moving10.observe(x);
+    hist.observe(x);
+  }
+  expect_matches<F, S>(base + ".minmax", minmax, lowbit::calibrate(q, minmax, lowbit::minmax_calibrator{}));
+  expect_matches<F, S>(base + ".moving", moving, lowbit::calibrate(q, moving, lowbit::minmax_calibrator{}));
+  expect_matches<F, S>(base + ".moving10", moving10, lowbit::calibrate(q, moving10, lowbit::minmax_calibrator{}));
+
+  // Histogram: the counts PyTorch accumulated, then its L2 search, then the qparams.
+  const std::string hk = base + ".histogram";
+  const auto& want = golden()[hk + ".histogram"].f32;
+  const lowbit::histogram_view h = hist.histogram(0);
+  ASSERT_EQ(h.bins, static_cast<index_t>(want.size()));
+  EXPECT_EQ(h.min, golden()[hk + ".min"].f32[0]);
+  EXPECT_EQ(h.max, golden()[hk + ".max"].f32[0]);
+  index_t differ = 0;
+  for (index_t b = 0; b < h.bins; ++b) differ += h.counts[b] != want[static_cast<std::size_t>(b)];
+  EXPECT_EQ(differ, 0) << "histogram bins that differ from PyTorch's";
+  // The L2 search on PyTorch's own histogram picks PyTorch's range exactly.
+  lowbit::histogram_view theirs = h;
+  theirs.counts = want.data();
+  float lo = 0, hi = 0;
+  lowbit::l2_search_calibrator{}.choose_slot<F, S>(theirs, lo, hi);
+  EXPECT_EQ(lo, golden()[hk + ".search_min"].f32[0]);
+  EXPECT_EQ(hi, golden()[hk + ".search_max"].f32[0]);
+  // And our observer + our search give PyTorch's qparams.
+  const lowbit::qparams p = lowbit::calibrate(q, hist, lowbit::l2_search_calibrator{});
+  EXPECT_EQ(p.scale[0], golden()[hk + ".scale"].f32[0]);
+  EXPECT_EQ(p.zero_point[0], golden()[hk + ".zero_point"].i64[0]);
+
+  for (int axis : {0, 1}) {
+    lowbit::quantizer<F, S, lowbit::per_channel> qc(lowbit::per_channel{axis});
+    lowbit::minmax_observer<lowbit::per_channel> pc(lowbit::per_channel{axis});
+    lowbit::moving_average_minmax_observer<lowbit::per_channel> mpc(0.01f, lowbit::per_channel{axis});
+    for (const auto& x : xs) {
+      pc.observe(x);
+      mpc.observe(x);
+    }
+    const std::string a = std::to_string(axis);
+    expect_matches<F, S>(base + ".perchannel" + a, pc, lowbit::calibrate(qc, pc, lowbit::minmax_calibrator{}));
+    expect_matches<F, S>(base + ".movingperchannel" + a, mpc, lowbit::calibrate(qc, mpc, lowbit::minmax_calibrator{}));
+  }
+}
+
+TEST_P(observers_golden, agree_with_pytorch) {
+  check_sequence<lowbit::uint8, lowbit::affine>(GetParam(), "u8_affine");
+  check_sequence<lowbit::int8, lowbit::symmetric>(GetParam(), "s8_symmetric");
+}
+
+INSTANTIATE_TEST_SUITE_P(sequences, observers_golden, ::testing::Values("grow", "outliers", "relu", "single"));
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const lowbit::error& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+template <class Observer>
+void nan_leaves_observer_unchanged(Observer obs) {
+  lowbit_test::rng g(61);
+  obs.observe(g.normal_matrix(4, 8));
+  obs.observe(g.normal_matrix(4, 8));
+  const lowbit::range before = obs.observed_range();
+  row_matrix bad = g.normal_matrix(4, 8) * 100.f;
+  bad(1, 3) = std::numeric_limits<float>::quiet_NaN();
+  const std::string e = error_of([&] { obs.observe(bad); });
+  EXPECT_NE(e.find("batch 2"), std::string::npos) << e;
+  EXPECT_NE(e.find("index [1, 3]"), std::string::npos) << e;
+  EXPECT_EQ(obs.observed_range().min, before.min);
+  EXPECT_EQ(obs.observed_range().max, before.max);
+  EXPECT_EQ(obs.batches(), 2);
+}
+
+TEST(observers, nan_is_an_error_naming_batch_and_element) {
+  nan_leaves_observer_unchanged(lowbit::minmax_observer<>());
+  nan_leaves_observer_unchanged(lowbit::moving_average_minmax_observer<>());
+  nan_leaves_observer_unchanged(lowbit::histogram_observer<>());
+  nan_leaves_observer_unchanged(lowbit::minmax_observer<lowbit::per_channel>(lowbit::per_channel(1)));
+}
+
+TEST(observers, infinities_are_dropped_and_counted) {
+  row_matrix x = row_matrix::Constant(3, 5, 1.f);
+  x(0, 0) = -2.f;
+  x(1, 1) = std::numeric_limits<float>::infinity();
+  x(2, 2) = -std::numeric_limits<float>::infinity();
+  lowbit::minmax_observer<> mm;
+  lowbit::histogram_observer<> h(64);
+  lowbit::minmax_observer<lowbit::per_channel> pc(lowbit::per_channel(0));
+  mm.observe(x);
+  h.observe(x);
+  pc.observe(x);
+  EXPECT_EQ(mm.observed_range().min[0], -2.f);
+  EXPECT_EQ(mm.observed_range().max[0], 1.f);
+  EXPECT_EQ(mm.infinities(), 2);
+  EXPECT_EQ(h.infinities(), 2);
+  EXPECT_EQ(h.histogram(0).total(), 13.0);
+  EXPECT_EQ(pc.observed_range().max[1], 1.f);
+  EXPECT_EQ(pc.infinities(), 2);
+}
+
+TEST(observers, channel_count_must_not_change) {
+  lowbit::minmax_observer<lowbit::per_channel> pc(lowbit::per_channel(1));
+  pc.observe(row_matrix::Ones(2, 5));
+  const std::string e = error_of([&] { pc.observe(row_matrix::Ones(2, 6)); });
+  EXPECT_NE(e.find("has 6 channels"), std::string::npos) << e;
+  EXPECT_NO_THROW(pc.observe(row_matrix::Ones(7, 5)));  // more rows is fine
+  lowbit::histogram_observer<lowbit::per_channel> hp(128, lowbit::per_channel(0));
+  hp.observe(row_matrix::Ones(3, 4));
+  EXPECT_THROW(hp.observe(row_matrix::Ones(4, 4)), lowbit::error);
+}
+
+TEST(observers, no_data_gives_pytorch_defaults) {
+  lowbit::quantizer<lowbit::uint8, lowbit::affine> q;
+  lowbit::minmax_observer<> mm;
+  lowbit::histogram_observer<> h;
+  mm.observe(row_matrix(0, 3));  // empty batches are ignored
+  EXPECT_EQ(mm.batches(), 0);
+  for (const lowbit::qparams& p :
+       {lowbit::calibrate(q, mm, lowbit::minmax_calibrator{}), lowbit::calibrate(q, h, lowbit::l2_search_calibrator{}),
+        lowbit::calibrate(q, h, lowbit::entropy_calibrator{}), lowbit::calibrate(q, h, lowbit::percentile_calibrator{}),
+        lowbit::calibrate(q, h, lowbit::mse_calibrator{})}) {
+    EXPECT_EQ(p.scale[0], 1.f);
+    EXPECT_EQ(p.zero_point[0], 0);
+  }
+}
+
+TEST(observers, degenerate_histograms_give_finite_qparams) {
+  lowbit::quantizer<lowbit::int8, lowbit::symmetric> qs;
+  lowbit::quantizer<lowbit::uint8, lowbit::affine> qa;
+  const std::vector<row_matrix> cases = {row_matrix::Constant(4, 4, 0.5f), row_matrix::Constant(1, 1, -3.f),
+                                         row_matrix::Zero(2, 3),
+                                         (row_matrix(1, 3) << 0.f, 1e-30f, 5e-31f).finished()};
+  for (const row_matrix& x : cases) {
+    lowbit::histogram_observer<> h;
+    h.observe(x);
+    h.observe(x);  // a second batch of the same values
+    for (const lowbit::qparams& p :
+         {lowbit::calibrate(qs, h, lowbit::l2_search_calibrator{}), lowbit::calibrate(qa, h, lowbit::l2_search_calibrator{}),
+          lowbit::calibrate(qs, h, lowbit::entropy_calibrator{}), lowbit::calibrate(qa, h, lowbit::entropy_calibrator{}),
+          lowbit::calibrate(qs, h, lowbit::percentile_calibrator{}), lowbit::calibrate(qa, h, lowbit::percentile_calibrator{}),
+          lowbit::calibrate(qs, h, lowbit::mse_calibrator{}), lowbit::calibrate(qa, h, lowbit::mse_calibrator{})}) {
+      EXPECT_TRUE(std::isfinite(p.scale[0]) && p.scale[0] > 0) << x;
+    }
+    EXPECT_DOUBLE_EQ(h.histogram(0).total(), 2.0 * static_cast<double>(x.size()));
+  }
+  // A constant first batch, then real data: the constant stays in the range and the mass is kept.
+  lowbit::histogram_observer<> h;
+  h.observe(row_matrix::Constant(2, 2, 5.f));
+  h.observe((row_matrix(1, 4) << -1.f, 0.f, 1.f, 2.f).finished());
+  EXPECT_EQ(h.histogram(0).max, 5.f);
+  EXPECT_EQ(h.histogram(0).min, -1.f);
+  EXPECT_DOUBLE_EQ(h.histogram(0).total(), 8.0);
+}
+
+TEST(observers, merge_is_observing_both) {
+  lowbit_test::rng g(62);
+  const row_matrix a = g.normal_matrix(6, 40), b = g.normal_matrix(6, 40) * 3.f;
+  lowbit::minmax_observer<lowbit::per_channel> one(lowbit::per_channel(0)), x(lowbit::per_channel(0)), y(lowbit::per_channel(0));
+  one.observe(a);
+  one.observe(b);
+  x.observe(a);
+  y.observe(b);
+  x.merge(y);
+  EXPECT_EQ(x.observed_range().min, one.observed_range().min);
+  EXPECT_EQ(x.observed_range().max, one.observed_range().max);
+  EXPECT_EQ(x.batches(), 2);
+  // Histograms: the combined range is the union and no count is lost.
+  lowbit::histogram_observer<> h1, h2, both;
+  h1.observe(a);
+  h2.observe(b);
+  both.observe(a);
+  both.observe(b);
+  h1.merge(h2);
+  EXPECT_EQ(h1.histogram(0).min, std::min(a.minCoeff(), b.minCoeff()));
+  EXPECT_GE(h1.histogram(0).max, std::max(a.maxCoeff(), b.maxCoeff()));
+  EXPECT_NEAR(h1.histogram(0).total(), 480.0, 1e-3);
+  // Merged and sequential histograms choose nearly the same range.
+  lowbit::quantizer<lowbit::int8, lowbit::symmetric> q;
+  const float merged = lowbit::calibrate(q, h1, lowbit::entropy_calibrator{}).scale[0];
+  const float sequential = lowbit::calibrate(q, both, lowbit::entropy_calibrator{}).scale[0];
+  EXPECT_NEAR(merged, sequential, 0.05f * sequential);
+  EXPECT_THROW(lowbit::histogram_observer<>(64).merge(lowbit::histogram_observer<>(128)), lowbit::error);
+  // Moving averages merge weighted by their batch counts.
+  lowbit::moving_average_minmax_observer<> m1, m2;
+  m1.observe(row_matrix::Constant(1, 2, 1.f));
+  m2.observe(row_matrix::Constant(1, 2, 3.f));
+  m2.observe(row_matrix::Constant(1, 2, 3.f));
+  m1.merge(m2);
+  EXPECT_NEAR(m1.observed_range().max[0], 1.f + 2.f * (2.f / 3.f), 1e-6f);
+}
+
+TEST(observers, reset_forgets) {
+  lowbit::histogram_observer<> h;
+  h.observe(row_matrix::Ones(2, 2));
+  h.reset();
+  EXPECT_EQ(h.batches(), 0);
+  EXPECT_TRUE(h.histogram(0).empty());
+  EXPECT_EQ(h.observed_range().min[0], std::numeric_limits<float>::infinity());
+}
+
+TEST(observers, contract_trait) {
+  static_assert(lowbit::is_observer_v<lowbit::minmax_observer<>>);
+  static_assert(lowbit::is_observer_v<lowbit::histogram_observer<lowbit::per_channel>>);
+  static_assert(lowbit::is_observer_v<lowbit::moving_average_minmax_observer<>>);
+  static_assert(!lowbit::is_observer_v<int>);
+#if defined(__cpp_concepts) && __cpp_concepts >= 201907L
+  static_assert(lowbit::observer<lowbit::minmax_observer<>>);
+#endif
+}
+
+// A user-written observer only needs the contract: here, min/max of |x| per tensor.
+struct absmax_observer {
+  float amax = 0;
+  index_t seen = 0;
+  template <class D>
+  void observe(const Eigen::DenseBase<D>& x) {
+    amax = std::max(amax, x.derived().template cast<float>().cwiseAbs().maxCoeff());
+    ++seen;
+  }
+  void observe(const float* data, const std::vector<index_t>& shape) {
+    index_t n = 1;
+    for (index_t d : shape) n *= d;
+    observe(Eigen::Map<const Eigen::VectorXf>(data, n));
+  }
+  void reset() { *this = absmax_observer{}; }
+  void merge(const absmax_observer& o) {
+    amax = std::max(amax, o.amax);
+    seen += o.seen;
+  }
+  lowbit::range observed_range() const { return lowbit::range({-amax}, {amax}); }
+  index_t batches() const { return seen; }
+  lowbit::per_tensor granularity() const { return {}; }
+};
+
+TEST(observers, a_user_observer_composes) {
+  static_assert(lowbit::is_observer_v<absmax_observer>);
+  absmax_observer o;
+  o.observe((row_matrix(1, 3) << -4.f, 1.f, 2.f).finished());
+  const lowbit::qparams p = lowbit::calibrate(lowbit::quantizer<lowbit::int8, lowbit::symmetric>(), o,
+                                              lowbit::minmax_calibrator{});
+  EXPECT_EQ(p.scale[0], 4.f / 127.5f);
+}
+
+TEST(static_calibration, named_tensors) {
+  lowbit_test::rng g(63);
+  using calib = lowbit::static_calibration<lowbit::quantizer<lowbit::uint8, lowbit::affine>,
+                                           lowbit::histogram_observer<>, lowbit::entropy_calibrator>;
+  calib c;
+  c.add("fc1.input");
+  c.add("fc2.input");
+  EXPECT_THROW(c.add("fc1.input"), lowbit::error);
+  for (int i = 0; i < 3; ++i) {
+    c.observe("fc1.input", g.normal_matrix(8, 16));
+    c.observe("fc2.input", g.uniform_matrix(8, 16, 0.f, 6.f));
+  }
+  EXPECT_THROW(c.observe("fc3.input", g.normal_matrix(2, 2)), lowbit::error);
+  EXPECT_THROW(c.qparams("fc1.input"), lowbit::error);  // before freeze
+  c.freeze();
+  EXPECT_TRUE(c.frozen());
+  EXPECT_THROW(c.observe("fc1.input", g.normal_matrix(2, 2)), lowbit::error);
+  const lowbit::qparams p1 = c.qparams("fc1.input"), p2 = c.qparams("fc2.input");
+  EXPECT_GT(p1.zero_point[0], 64);  // centred data: zero point near the middle
+  EXPECT_EQ(p2.zero_point[0], 0);   // nonnegative data
+  EXPECT_EQ(c.names(), (std::vector<std::string>{"fc1.input", "fc2.input"}));
+  calib never;
+  never.add("x");
+  EXPECT_NE(error_of([&] { never.freeze(); }).find("never observed"), std::string::npos);
+}
+
+}  // namespace
