@@ -9,6 +9,7 @@
 #include <limits>
 #include <vector>
 
+#include "lowbit/kernels/histogram.hpp"
 #include "lowbit/lowbit.hpp"
 #include "support/paths.hpp"
 #include "support/random.hpp"
@@ -225,6 +226,26 @@ TEST_P(elementwise, minmax_matches_reference) {
         EXPECT_FALSE(k::minmax(path, y.data(), n, a, b)) << "n " << n << " at " << at;
         EXPECT_FALSE(k::minmax_vec(path, y.data(), n, mins.data(), maxs.data()));
       }
+    }
+  }
+}
+
+TEST_P(elementwise, histogram_binning_matches_reference) {
+  lowbit_test::rng g(15);
+  for (index_t n : {index_t{0}, index_t{7}, index_t{300}, index_t{5000}, index_t{40000}}) {
+    for (index_t bins : {index_t{16}, index_t{2048}}) {
+      std::vector<float> x(static_cast<std::size_t>(n));
+      for (auto& v : x) v = g.normal(0.f, 2.f);
+      if (n > 10) {
+        x[3] = std::numeric_limits<float>::infinity();
+        x[4] = std::numeric_limits<float>::quiet_NaN();
+        x[5] = 3.f;  // exactly the right edge: counted in the last bin
+        x[6] = -2.5f;  // exactly the left edge
+      }
+      std::vector<std::uint32_t> want(static_cast<std::size_t>(bins), 0u), got(want);
+      k::scalar::histc(x.data(), n, -2.5f, 3.f, bins, want.data());
+      k::histc(GetParam(), x.data(), n, -2.5f, 3.f, bins, got.data());
+      ASSERT_EQ(want, got) << "n " << n << " bins " << bins;
     }
   }
 }

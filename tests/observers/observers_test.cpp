@@ -258,6 +258,41 @@ TEST(observers, merge_is_observing_both) {
   EXPECT_NEAR(m1.observed_range().max[0], 1.f + 2.f * (2.f / 3.f), 1e-6f);
 }
 
+TEST(observers, threads_do_not_change_the_result) {
+  lowbit_test::rng g(64);
+  row_matrix x = g.normal_matrix(512, 1024);
+  x(100, 7) = std::numeric_limits<float>::infinity();
+  lowbit::execution one, two;
+  one.threads = 1;
+  two.threads = 2;
+  lowbit::histogram_observer<> h1, h2;
+  lowbit::minmax_observer<lowbit::per_channel> p1(lowbit::per_channel(0)), p2(lowbit::per_channel(0));
+  h1.set_execution(one);
+  h2.set_execution(two);
+  p1.set_execution(one);
+  p2.set_execution(two);
+  for (int b = 0; b < 2; ++b) {
+    h1.observe(x * static_cast<float>(b + 1));
+    h2.observe(x * static_cast<float>(b + 1));
+    p1.observe(x);
+    p2.observe(x);
+  }
+  EXPECT_EQ(h1.infinities(), 2);
+  EXPECT_EQ(h2.infinities(), 2);
+  const lowbit::histogram_view a = h1.histogram(0), b = h2.histogram(0);
+  EXPECT_EQ(a.min, b.min);
+  EXPECT_EQ(a.max, b.max);
+  EXPECT_TRUE(std::equal(a.counts, a.counts + a.bins, b.counts));
+  EXPECT_EQ(p1.observed_range().min, p2.observed_range().min);
+  EXPECT_EQ(p1.observed_range().max, p2.observed_range().max);
+  // A NaN found by a worker is still reported as the first one, with its batch.
+  row_matrix bad = x;
+  bad(300, 5) = std::numeric_limits<float>::quiet_NaN();
+  bad(400, 1) = std::numeric_limits<float>::quiet_NaN();
+  const std::string e = error_of([&] { h2.observe(bad); });
+  EXPECT_NE(e.find("index [300, 5]"), std::string::npos) << e;
+}
+
 TEST(observers, reset_forgets) {
   lowbit::histogram_observer<> h;
   h.observe(row_matrix::Ones(2, 2));

@@ -36,45 +36,48 @@ struct entropy_calibrator : detail::histogram_calibrator<entropy_calibrator> {
   }
 
   /// The KL-optimal number of |x| bins to keep (the candidate i above) for `levels` slots.
+  ///
+  /// With P and Q the totals of the unnormalized p and q,
+  ///   KL = (1/P) sum_j p_j (ln p_j - ln q_j) + ln(Q / P),
+  /// and within a slot every nonzero q_j equals the slot's average, so each candidate costs O(levels)
+  /// with prefix sums of counts, of nonzero-bin counts and of c ln c, instead of O(i).
   static index_t best_bins(std::vector<double> bins, index_t levels, index_t stride) {
     const auto n = static_cast<index_t>(bins.size());
     if (n > 1) bins[0] = bins[1];
-    std::vector<double> suffix(static_cast<std::size_t>(n + 1), 0.0);
-    for (index_t j = n; j-- > 0;) suffix[static_cast<std::size_t>(j)] = suffix[static_cast<std::size_t>(j + 1)] + bins[static_cast<std::size_t>(j)];
-    std::vector<double> slot_sum(static_cast<std::size_t>(levels));
-    std::vector<index_t> slot_nonempty(static_cast<std::size_t>(levels));
+    std::vector<double> sum(static_cast<std::size_t>(n + 1), 0.0), xlogx(static_cast<std::size_t>(n + 1), 0.0);
+    std::vector<index_t> nonzero(static_cast<std::size_t>(n + 1), 0);
+    for (index_t j = 0; j < n; ++j) {
+      const double c = bins[static_cast<std::size_t>(j)];
+      sum[static_cast<std::size_t>(j + 1)] = sum[static_cast<std::size_t>(j)] + c;
+      xlogx[static_cast<std::size_t>(j + 1)] = xlogx[static_cast<std::size_t>(j)] + (c > 0 ? c * std::log(c) : 0.0);
+      nonzero[static_cast<std::size_t>(j + 1)] = nonzero[static_cast<std::size_t>(j)] + (c > 0 ? 1 : 0);
+    }
+    const auto S = [&](index_t a, index_t b) { return sum[static_cast<std::size_t>(b)] - sum[static_cast<std::size_t>(a)]; };
+    const auto NZ = [&](index_t a, index_t b) { return nonzero[static_cast<std::size_t>(b)] - nonzero[static_cast<std::size_t>(a)]; };
     double best = std::numeric_limits<double>::infinity();
     index_t best_i = n;
     for (index_t i = std::min(levels, n); i <= n; i += stride) {
-      std::fill(slot_sum.begin(), slot_sum.end(), 0.0);
-      std::fill(slot_nonempty.begin(), slot_nonempty.end(), index_t{0});
-      double total_q = 0;
-      for (index_t j = 0; j < i; ++j) {
-        const double c = bins[static_cast<std::size_t>(j)];
-        if (c == 0) continue;
-        const auto s = static_cast<std::size_t>(j * levels / i);
-        slot_sum[s] += c;
-        ++slot_nonempty[s];
-        total_q += c;
-      }
-      const double outliers = suffix[static_cast<std::size_t>(i)];
+      const double total_q = S(0, i);
+      const double outliers = S(i, n);
       const double total_p = total_q + outliers;
       if (total_p <= 0 || total_q <= 0) continue;
-      double kl = 0;
-      for (index_t j = 0; j < i; ++j) {
-        double pj = bins[static_cast<std::size_t>(j)];
-        if (j == i - 1) pj += outliers;
-        if (pj <= 0) continue;
-        const double c = bins[static_cast<std::size_t>(j)];
-        const auto s = static_cast<std::size_t>(j * levels / i);
-        const double qj = c == 0 ? 0.0 : slot_sum[s] / static_cast<double>(slot_nonempty[s]);
-        if (qj <= 0) {
-          kl = std::numeric_limits<double>::infinity();
-          break;
-        }
-        const double pn = pj / total_p, qn = qj / total_q;
-        kl += pn * std::log(pn / qn);
+      const double last = bins[static_cast<std::size_t>(i - 1)];
+      const double p_last = last + outliers;
+      if (last == 0 && p_last > 0) continue;  // q = 0 < p at the last bin: KL = +Inf
+      // sum_j p_j ln p_j: bins before the last as they are, the last with the outliers.
+      double acc = xlogx[static_cast<std::size_t>(i - 1)] + (p_last > 0 ? p_last * std::log(p_last) : 0.0);
+      // sum_j p_j ln q_j, slot by slot: slot s holds bins [ceil(s i / L), ceil((s + 1) i / L)).
+      for (index_t s = 0; s < levels; ++s) {
+        const index_t a = (s * i + levels - 1) / levels, b = ((s + 1) * i + levels - 1) / levels;
+        const index_t count = NZ(a, b);
+        if (count == 0) continue;
+        const double slot_sum = S(a, b);
+        const double lq = std::log(slot_sum / static_cast<double>(count));
+        double p_in_slot = slot_sum;
+        if (a <= i - 1 && i - 1 < b) p_in_slot += outliers;
+        acc -= p_in_slot * lq;
       }
+      const double kl = acc / total_p + std::log(total_q / total_p);
       if (kl <= best) {  // <=: the last minimum
         best = kl;
         best_i = i;

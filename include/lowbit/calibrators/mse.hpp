@@ -1,15 +1,17 @@
 // lowbit/calibrators/mse.hpp: the clipping range with the least expected squared quantization error.
 //
-// The error of a candidate range is estimated over the histogram: every bin's count times the
-// squared error of fake-quantizing the bin's center with the qparams the range gives in the
-// target format and scheme (lowbit's own formulas, so the chosen range is exactly what the
-// quantizer will use).
+// The error of a candidate range is the expected squared error of fake-quantizing the histogram's
+// values, taken as uniform within each bin (the integral of (x - q(x))^2 over each bin, in closed
+// form), with the qparams the range gives in the target format and scheme (lowbit's own formulas,
+// so the chosen range is exactly what the quantizer will use). Bin centers alone would misjudge
+// steps finer than a bin, which heavy-tailed data produces.
 //   symmetric  candidates amax = i * w on the folded |x| histogram, i = L .. B (L the format's
-//              levels for |x|, see entropy.hpp), as TensorRT's MSE calibrator; |x| bin centers
+//              levels for |x|, see entropy.hpp), as TensorRT's MSE calibrator
 //   affine     on the signed histogram, the two ends are searched in turn (coordinate descent):
 //              max * t with min fixed, then min * t with that max, and so on until a round
-//              improves nothing, t = 1, 0.99, ..., 0.01, so a one-sided outlier is clipped without
-//              clipping the other side
+//              improves nothing, t = 0.97^k down to 0.005 (a geometric grid: 3 % steps at any
+//              scale, which heavy tails need), so a one-sided outlier is clipped without clipping
+//              the other side
 // The first of equal minima wins (the widest range for symmetric, the least shrink for affine).
 #pragma once
 
@@ -26,29 +28,52 @@
 LOWBIT_NAMESPACE_BEGIN
 namespace detail {
 
-/// Round half to even for |v| < 2^22 without a library call (default rounding mode).
-inline float round_even_small(float v) noexcept {
-  constexpr float magic = 12582912.0f;  // 1.5 * 2^23
-  volatile float t = v + magic;         // volatile: keep the compiler from folding (v + m) - m
-  return t - magic;
+inline double cube(double x) noexcept { return x * x * x; }
+
+/// Integral over [a, b] of (x - q(x))^2, q rounding to the grid {(k - zp) * scale : qmin <= k <= qmax}
+/// and clamping outside it: the exact squared error of values spread uniformly over [a, b].
+inline double interval_squared_error(double a, double b, double scale, double lo_point, double hi_point) {
+  if (!(b > a)) return 0.0;
+  double total = 0;
+  const double lo_edge = lo_point - scale / 2, hi_edge = hi_point + scale / 2;
+  // Below the grid: error x - lo_point; above it: x - hi_point.
+  if (a < lo_edge) {
+    const double e = std::min(b, lo_edge);
+    total += (cube(e - lo_point) - cube(a - lo_point)) / 3;
+  }
+  if (b > hi_edge) {
+    const double s = std::max(a, hi_edge);
+    total += (cube(b - hi_point) - cube(s - hi_point)) / 3;
+  }
+  // Inside: the error t - scale * round(t / scale) (t measured from lo_point) is periodic.
+  const double ia = std::max(a, lo_edge), ib = std::min(b, hi_edge);
+  if (ib > ia) {
+    const auto primitive = [&](double x) {  // integral of the periodic error from lo_edge to x
+      const double t = (x - lo_edge) / scale;
+      const double periods = std::floor(t);
+      const double y = (t - periods - 0.5) * scale;  // error at x, in [-scale / 2, scale / 2)
+      return periods * scale * scale * scale / 12 + (y * y * y + scale * scale * scale / 8) / 3;
+    };
+    total += primitive(ib) - primitive(ia);
+  }
+  return total;
 }
 
-/// Sum of count * (x - fake_quant(x))^2 over bin centers x = origin + (b + 0.5) * width.
+/// Expected squared error (times the count) of fake-quantizing a histogram with the qparams of
+/// [lo, hi], values uniform within each bin: bin b covers [origin + b w, origin + (b + 1) w].
 template <class Format, class Scheme>
 double histogram_mse(const double* counts, index_t bins, double origin, double width, float lo, float hi) {
   float scale = 1;
   std::int32_t zp = 0;
   compute_qparam<Format, Scheme>(lo, hi, scale, zp);
-  const float inv = 1.0f / scale;
-  const float qlo = static_cast<float>(Format::qmin - zp), qhi = static_cast<float>(Format::qmax - zp);
+  const double s = scale;
+  const double lo_point = static_cast<double>(Format::qmin - zp) * s, hi_point = static_cast<double>(Format::qmax - zp) * s;
   double err = 0;
   for (index_t b = 0; b < bins; ++b) {
     const double c = counts[b];
     if (c == 0) continue;
-    const auto x = static_cast<float>(origin + (static_cast<double>(b) + 0.5) * width);
-    const float q = round_even_small(std::min(std::max(x * inv, qlo), qhi));
-    const double d = static_cast<double>(x) - static_cast<double>(q) * scale;
-    err += c * d * d;
+    const double a = origin + static_cast<double>(b) * width;
+    err += c / width * interval_squared_error(a, a + width, s, lo_point, hi_point);
   }
   return err;
 }
@@ -84,8 +109,8 @@ struct mse_calibrator : detail::histogram_calibrator<mse_calibrator> {
         const bool upper = pass % 2 == 0;
         const double before = best;
         const float end = upper ? h.max : h.min;
-        for (int step = 1; step < 100; ++step) {
-          const float moved = end * (1.0f - 0.01f * static_cast<float>(step));
+        for (float t = 0.97f; t > 0.005f; t *= 0.97f) {
+          const float moved = end * t;
           const float l = upper ? best_lo : moved, r = upper ? moved : best_hi;
           const double e = detail::histogram_mse<Format, Scheme>(counts.data(), h.bins, h.min, w, l, r);
           if (e < best) {

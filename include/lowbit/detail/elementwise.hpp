@@ -1,6 +1,8 @@
 // lowbit/detail/elementwise.hpp: whole-tensor quantize, dequantize and min/max built from the run kernels.
 #pragma once
 
+#include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -15,6 +17,7 @@
 #include "lowbit/core/scheme.hpp"
 #include "lowbit/detail/runs.hpp"
 #include "lowbit/kernels/quantize.hpp"
+#include "lowbit/parallel/thread_pool.hpp"
 
 LOWBIT_NAMESPACE_BEGIN
 namespace detail {
@@ -67,40 +70,93 @@ inline const float* run_source(const view3& v, const run& r, std::vector<float>&
 /// What a min/max pass does with +-Inf (NaN is always an error).
 enum class nonfinite_mode { error, skip_inf };
 
+/// Folds one run into mins / maxs (at the run's first slot). Returns false if the run holds a
+/// value the mode rejects; the slots it touched are then unspecified.
+inline bool minmax_run(const view3& v, const run& r, isa path, nonfinite_mode mode, float* mins,
+                       float* maxs, index_t& infs, std::vector<float>& buffer,
+                       std::vector<float>& saved_min, std::vector<float>& saved_max) {
+  const float* src = run_source(v, r, buffer);
+  const index_t touched = r.slot_varies ? r.n : 1;
+  if (mode == nonfinite_mode::skip_inf) {
+    saved_min.assign(mins, mins + touched);
+    saved_max.assign(maxs, maxs + touched);
+  }
+  const bool ok = r.slot_varies ? kernels::minmax_vec(path, src, r.n, mins, maxs)
+                                : kernels::minmax(path, src, r.n, *mins, *maxs);
+  if (ok) return true;
+  if (mode == nonfinite_mode::error) return false;
+  // Redo the run in scalar code, leaving out infinities.
+  std::copy(saved_min.begin(), saved_min.end(), mins);
+  std::copy(saved_max.begin(), saved_max.end(), maxs);
+  index_t found = 0;
+  for (index_t k = 0; k < r.n; ++k) {
+    const float x = src[k];
+    if (std::isnan(x)) return false;
+    if (std::isinf(x)) {
+      ++found;
+      continue;
+    }
+    const index_t s = r.slot_varies ? k : 0;
+    mins[s] = x < mins[s] ? x : mins[s];
+    maxs[s] = x > maxs[s] ? x : maxs[s];
+  }
+  infs += found;
+  return true;
+}
+
 /// Min/max per qparam slot; with skip_inf, infinities are left out and counted in *inf_count.
+/// Large inputs are split among the threads of `ex`; a rejected value is reported by a sequential
+/// rescan so the message names the first one.
 inline range observe_ranges(const float_input& in, const granularity_desc& g, isa path,
                             nonfinite_mode mode = nonfinite_mode::error,
-                            index_t* inf_count = nullptr, const char* what = "observe") {
-  range r(slot_count(in.view, g));
-  std::vector<float> buffer, saved_min, saved_max;
-  for_each_run(in.view, g, [&](const run& run_) {
-    const float* src = run_source(in.view, run_, buffer);
-    float* mins = r.min.data() + run_.slot;
-    float* maxs = r.max.data() + run_.slot;
-    const index_t touched = run_.slot_varies ? run_.n : 1;
-    if (mode == nonfinite_mode::skip_inf) {
-      saved_min.assign(mins, mins + touched);
-      saved_max.assign(maxs, maxs + touched);
-    }
-    const bool ok = run_.slot_varies ? kernels::minmax_vec(path, src, run_.n, mins, maxs)
-                                     : kernels::minmax(path, src, run_.n, *mins, *maxs);
-    if (ok) return;
-    if (mode == nonfinite_mode::error) fail_nonfinite(in, run_, src, std::numeric_limits<float>::max(), what);
-    // Redo the run in scalar code, leaving out infinities.
-    std::copy(saved_min.begin(), saved_min.end(), mins);
-    std::copy(saved_max.begin(), saved_max.end(), maxs);
-    for (index_t k = 0; k < run_.n; ++k) {
-      const float x = src[k];
-      if (std::isnan(x)) fail_nonfinite(in, run_, src, std::numeric_limits<float>::infinity(), what);
-      if (std::isinf(x)) {
-        if (inf_count) ++*inf_count;
-        continue;
+                            index_t* inf_count = nullptr, const char* what = "observe",
+                            const execution& ex = execution{1, {}}) {
+  const index_t slots = slot_count(in.view, g);
+  const float limit = mode == nonfinite_mode::error ? std::numeric_limits<float>::max()
+                                                    : std::numeric_limits<float>::infinity();
+  const index_t total = in.view.size();
+  if (ex.threads > 1 && total >= (index_t{1} << 18)) {
+    const std::vector<run> pieces = run_pieces(in.view, g, index_t{1} << 16);
+    const auto tasks = static_cast<index_t>(std::min<std::size_t>(static_cast<std::size_t>(ex.threads), pieces.size()));
+    std::vector<range> partial(static_cast<std::size_t>(tasks), range(slots));
+    std::vector<index_t> infs(static_cast<std::size_t>(tasks), 0);
+    std::atomic<bool> rejected{false};
+    ex.run(tasks, [&](index_t t) {
+      std::vector<float> buffer, saved_min, saved_max;
+      range& r = partial[static_cast<std::size_t>(t)];
+      const auto begin = pieces.size() * static_cast<std::size_t>(t) / static_cast<std::size_t>(tasks);
+      const auto end = pieces.size() * static_cast<std::size_t>(t + 1) / static_cast<std::size_t>(tasks);
+      for (std::size_t i = begin; i < end && !rejected.load(std::memory_order_relaxed); ++i) {
+        const run& p = pieces[i];
+        if (!minmax_run(in.view, p, path, mode, r.min.data() + p.slot, r.max.data() + p.slot,
+                        infs[static_cast<std::size_t>(t)], buffer, saved_min, saved_max))
+          rejected.store(true);
       }
-      const index_t s = run_.slot_varies ? k : 0;
-      mins[s] = x < mins[s] ? x : mins[s];
-      maxs[s] = x > maxs[s] ? x : maxs[s];
+    });
+    if (!rejected.load()) {
+      range out = std::move(partial[0]);
+      for (index_t t = 1; t < tasks; ++t) {
+        const range& r = partial[static_cast<std::size_t>(t)];
+        for (index_t s = 0; s < slots; ++s) {
+          out.min[s] = std::min(out.min[s], r.min[s]);
+          out.max[s] = std::max(out.max[s], r.max[s]);
+        }
+      }
+      if (inf_count)
+        for (index_t n : infs) *inf_count += n;
+      return out;
+    }
+  }
+  range r(slots);
+  std::vector<float> buffer, saved_min, saved_max;
+  index_t infs = 0;
+  for_each_run(in.view, g, [&](const run& run_) {
+    if (!minmax_run(in.view, run_, path, mode, r.min.data() + run_.slot, r.max.data() + run_.slot,
+                    infs, buffer, saved_min, saved_max)) {
+      fail_nonfinite(in, run_, run_source(in.view, run_, buffer), limit, what);
     }
   });
+  if (inf_count) *inf_count += infs;
   return r;
 }
 

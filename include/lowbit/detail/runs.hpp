@@ -189,6 +189,22 @@ void for_each_run(const view3& v, const granularity_desc& g, Fn&& fn) {
   }
 }
 
+/// The runs of a view cut into pieces of at most `max_piece` elements, for splitting work.
+inline std::vector<run> run_pieces(const view3& v, const granularity_desc& g, index_t max_piece) {
+  std::vector<run> out;
+  for_each_run(v, g, [&](const run& r) {
+    for (index_t k = 0; k < r.n; k += max_piece) {
+      run p = r;
+      p.n = std::min(max_piece, r.n - k);
+      p.in_offset += k * r.in_stride;
+      p.out_offset += k;
+      if (r.slot_varies) p.slot += k;
+      out.push_back(p);
+    }
+  });
+  return out;
+}
+
 /// Validates a granularity against an input (axis already normalized by make_input).
 inline void check_granularity(const float_input& in, const granularity_desc& g) {
   if (g.kind == granularity_kind::group && g.group_size <= 0)

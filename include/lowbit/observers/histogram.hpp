@@ -36,6 +36,7 @@
 #include "lowbit/detail/elementwise.hpp"
 #include "lowbit/detail/float_ops.hpp"
 #include "lowbit/detail/runs.hpp"
+#include "lowbit/kernels/histogram.hpp"
 #include "lowbit/kernels/isa.hpp"
 #include "lowbit/observers/observer.hpp"
 
@@ -63,24 +64,6 @@ inline index_t histc_bin(float x, float lo, float hi, index_t bins) noexcept {
   if (!(x >= lo && x <= hi)) return -1;
   const auto pos = static_cast<index_t>((x - lo) * static_cast<float>(bins) / (hi - lo));
   return pos >= bins ? bins - 1 : pos;
-}
-
-/// Counts the finite elements of x[0, n) into `counts` over [lo, hi] (histc semantics; a zero-width
-/// range is widened to [lo - 1, hi + 1] as histc does).
-inline void histc_accumulate(const float* x, index_t n, float lo, float hi, index_t bins,
-                             std::uint32_t* counts) noexcept {
-  if (lo == hi) {
-    lo -= 1.0f;
-    hi += 1.0f;
-  }
-  const float scale_num = static_cast<float>(bins), width = hi - lo;
-  for (index_t i = 0; i < n; ++i) {
-    const float v = x[i];
-    if (!(v >= lo && v <= hi)) continue;
-    auto pos = static_cast<index_t>((v - lo) * scale_num / width);
-    pos = pos >= bins ? bins - 1 : pos;
-    ++counts[pos];
-  }
 }
 
 /// PyTorch's _adjust_min_max (float32): widens [cmin, cmax] so that old bins map onto whole
@@ -246,6 +229,45 @@ class histogram_observer : public detail::observer_state<Granularity> {
  private:
   float* slot_counts(index_t s) { return counts_.data() + s * bins_; }
 
+  // Counts of the batch per slot over [lo[s], hi[s]] (torch.histc; a zero-width range is widened
+  // to [lo - 1, hi + 1] as histc widens it). Large batches are split among the threads, each
+  // counting into its own arrays.
+  std::vector<std::uint32_t> bin_batch(const detail::float_input& in, const granularity_desc& g,
+                                       index_t slots, const std::vector<float>& lo,
+                                       const std::vector<float>& hi) const {
+    const isa path = active_isa();
+    const std::vector<detail::run> pieces = detail::run_pieces(in.view, g, index_t{1} << 16);
+    index_t tasks = std::min<index_t>(this->exec_.threads, static_cast<index_t>(pieces.size()));
+    if (in.view.size() < (index_t{1} << 18) || slots * bins_ * tasks > (index_t{1} << 24)) tasks = 1;
+    std::vector<std::vector<std::uint32_t>> counts(static_cast<std::size_t>(tasks));
+    this->exec_.run(tasks, [&](index_t t) {
+      std::vector<std::uint32_t>& c = counts[static_cast<std::size_t>(t)];
+      c.assign(static_cast<std::size_t>(slots * bins_), 0u);
+      std::vector<float> buffer;
+      const auto begin = pieces.size() * static_cast<std::size_t>(t) / static_cast<std::size_t>(tasks);
+      const auto end = pieces.size() * static_cast<std::size_t>(t + 1) / static_cast<std::size_t>(tasks);
+      for (std::size_t i = begin; i < end; ++i) {
+        const detail::run& p = pieces[i];
+        const float* src = detail::run_source(in.view, p, buffer);
+        for (index_t k = 0; k < (p.slot_varies ? p.n : 1); ++k) {
+          const index_t s = p.slot + k;
+          float l = lo[static_cast<std::size_t>(s)], h = hi[static_cast<std::size_t>(s)];
+          if (l == h) {
+            l -= 1.0f;
+            h += 1.0f;
+          }
+          if (!(l < h)) continue;  // the slot has no finite value yet
+          kernels::histc(path, src + k, p.slot_varies ? 1 : p.n, l, h, bins_, c.data() + s * bins_);
+        }
+      }
+    });
+    for (index_t t = 1; t < tasks; ++t) {
+      const std::vector<std::uint32_t>& c = counts[static_cast<std::size_t>(t)];
+      for (std::size_t i = 0; i < c.size(); ++i) counts[0][i] += c[i];
+    }
+    return std::move(counts[0]);
+  }
+
   void observe_input(const detail::float_input& in) {
     if (in.view.size() == 0) return;
     const granularity_desc g = this->desc(in);
@@ -254,7 +276,7 @@ class histogram_observer : public detail::observer_state<Granularity> {
     index_t infs = 0;
     const std::string label = this->batch_label();
     const range r = detail::observe_ranges(in, g, active_isa(), detail::nonfinite_mode::skip_inf,
-                                           &infs, label.c_str());
+                                           &infs, label.c_str(), this->exec_);
     // Nothing below can fail on data: commit.
     if (min_.empty()) {
       this->slots_ = slots;
@@ -283,20 +305,7 @@ class histogram_observer : public detail::observer_state<Granularity> {
         detail::adjust_min_max(mn, mx, bins_, upsample_, lo[s], hi[s], down[s], start[s]);
       }
     }
-    std::vector<std::uint32_t> batch(static_cast<std::size_t>(slots * bins_), 0u);
-    std::vector<float> buffer;
-    detail::for_each_run(in.view, g, [&](const detail::run& run_) {
-      const float* src = detail::run_source(in.view, run_, buffer);
-      if (!run_.slot_varies) {
-        const index_t s = run_.slot;
-        detail::histc_accumulate(src, run_.n, lo[s], hi[s], bins_, batch.data() + s * bins_);
-      } else {
-        for (index_t k = 0; k < run_.n; ++k) {
-          const index_t s = run_.slot + k;
-          detail::histc_accumulate(src + k, 1, lo[s], hi[s], bins_, batch.data() + s * bins_);
-        }
-      }
-    });
+    std::vector<std::uint32_t> batch = bin_batch(in, g, slots, lo, hi);
     std::vector<float> incoming(static_cast<std::size_t>(bins_));
     for (index_t s = 0; s < slots; ++s) {
       if (r.min[s] > r.max[s]) continue;

@@ -73,7 +73,7 @@ class minmax_observer : public detail::observer_state<Granularity> {
     index_t infs = 0;
     const std::string label = this->batch_label();
     const range r = detail::observe_ranges(in, g, active_isa(), detail::nonfinite_mode::skip_inf,
-                                           &infs, label.c_str());
+                                           &infs, label.c_str(), this->exec_);
     if (this->slots_ < 0) {
       this->slots_ = slots;
       range_ = range(slots);
@@ -158,7 +158,7 @@ class moving_average_minmax_observer : public detail::observer_state<Granularity
     index_t infs = 0;
     const std::string label = this->batch_label();
     const range r = detail::observe_ranges(in, g, active_isa(), detail::nonfinite_mode::skip_inf,
-                                           &infs, label.c_str());
+                                           &infs, label.c_str(), this->exec_);
     if (this->slots_ < 0) {
       this->slots_ = slots;
       range_ = range(slots);

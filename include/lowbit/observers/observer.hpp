@@ -35,6 +35,7 @@
 #include "lowbit/core/granularity.hpp"
 #include "lowbit/core/qparams.hpp"
 #include "lowbit/detail/runs.hpp"
+#include "lowbit/parallel/thread_pool.hpp"
 
 LOWBIT_NAMESPACE_BEGIN
 
@@ -68,6 +69,10 @@ class observer_state {
   index_t infinities() const noexcept { return infinities_; }
   /// Slots (1 per tensor, or the channel count); 0 before the first batch.
   index_t slots() const noexcept { return slots_ < 0 ? 0 : slots_; }
+
+  /// Threads used to observe large batches (default: lowbit's pool with max_threads()).
+  void set_execution(execution ex) { exec_ = std::move(ex); }
+  const execution& execution_policy() const noexcept { return exec_; }
 
  protected:
   int axis() const noexcept {
@@ -109,6 +114,7 @@ class observer_state {
   }
 
   Granularity granularity_{};
+  execution exec_{};
   index_t slots_ = -1;
   index_t batches_ = 0;
   index_t infinities_ = 0;
