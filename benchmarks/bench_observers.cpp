@@ -46,8 +46,6 @@ void run_observer(benchmark::State& state, Observer obs) {
   }
   state.counters["GB/s"] = benchmark::Counter(4.0 * rows * cols * static_cast<double>(state.iterations()) / 1e9,
                                               benchmark::Counter::kIsRate);
-  state.counters["ms"] = benchmark::Counter(static_cast<double>(state.iterations()) * 1e-3,
-                                            benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
 }
 
 void bm_minmax(benchmark::State& s) { run_observer(s, lowbit::minmax_observer<>()); }
@@ -74,8 +72,6 @@ void run_calibrator(benchmark::State& state, Calibrator c) {
     lowbit::qparams p = lowbit::calibrate(q, h, c);
     benchmark::DoNotOptimize(p.scale.data());
   }
-  state.counters["ms"] = benchmark::Counter(static_cast<double>(state.iterations()) * 1e-3,
-                                            benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
 }
 
 void bm_cal_minmax(benchmark::State& s) { run_calibrator(s, lowbit::minmax_calibrator{}); }
@@ -95,8 +91,6 @@ void bm_histogram_observe_and_calibrate(benchmark::State& state) {
     lowbit::qparams p = lowbit::calibrate(q, obs, lowbit::l2_search_calibrator{});
     benchmark::DoNotOptimize(p.scale.data());
   }
-  state.counters["ms"] = benchmark::Counter(static_cast<double>(state.iterations()) * 1e-3,
-                                            benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
 }
 
 }  // namespace

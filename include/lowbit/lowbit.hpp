@@ -30,3 +30,5 @@
 #include "lowbit/ptq/dynamic_linear.hpp"
 #include "lowbit/ptq/static_calibration.hpp"
 #include "lowbit/ptq/static_linear.hpp"
+#include "lowbit/qat/fake_quant.hpp"
+#include "lowbit/qat/lsq.hpp"

@@ -1,0 +1,346 @@
+// The end-to-end demo: a float MLP trained on Fashion-MNIST, then quantized every way lowbit offers,
+// each measured on the full 10,000-image test set for accuracy, size and speed.
+//
+//   fashion_mnist [dataset-dir]     (default /usr/share/datasets/fashion-mnist, Debian's
+//                                    dataset-fashion-mnist)
+//
+// Trained models are cached beside the executable (LOWBIT_DEMO_CACHE overrides the directory), so
+// a second run goes straight to the measurements. The table is printed and written as Markdown
+// and CSV beside the cache.
+#include <lowbit/lowbit.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "demo/idx.hpp"
+#include "demo/mlp.hpp"
+
+namespace {
+
+using lowbit::row_matrix;
+
+const std::vector<int> sizes = {784, 256, 128, 10};
+constexpr std::uint64_t seed = 42;
+constexpr int fp32_epochs = 8;
+constexpr int qat_epochs = 2;
+constexpr int batch = 256;  // inference batch
+
+struct result {
+  std::string method;
+  double accuracy = 0;
+  double weight_bytes = 0;
+  double seconds = 0;
+};
+
+/// Median wall time of running `f` over the test set in batches of 256.
+double time_test_set(const row_matrix& x, const std::function<void(const row_matrix&, row_matrix&)>& f) {
+  std::vector<row_matrix> batches;
+  for (Eigen::Index r = 0; r < x.rows(); r += batch) batches.push_back(x.middleRows(r, std::min<Eigen::Index>(batch, x.rows() - r)));
+  row_matrix out;
+  std::vector<double> t;
+  for (int rep = 0; rep < 5; ++rep) {
+    const auto t0 = std::chrono::steady_clock::now();
+    for (const row_matrix& b : batches) f(b, out);
+    t.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  }
+  std::sort(t.begin(), t.end());
+  return t[t.size() / 2];
+}
+
+double accuracy_of(const row_matrix& x, const std::vector<int>& y, const std::function<void(const row_matrix&, row_matrix&)>& f) {
+  std::size_t right = 0;
+  row_matrix out;
+  for (Eigen::Index r = 0; r < x.rows(); r += batch) {
+    const Eigen::Index n = std::min<Eigen::Index>(batch, x.rows() - r);
+    f(x.middleRows(r, n), out);
+    right += static_cast<std::size_t>(demo::accuracy(out, y, static_cast<std::size_t>(r)) * static_cast<double>(n) + 0.5);
+  }
+  return static_cast<double>(right) / static_cast<double>(x.rows());
+}
+
+double bias_bytes(const demo::mlp& m) {
+  double n = 0;
+  for (const auto& b : m.b) n += 4.0 * static_cast<double>(b.size());
+  return n;
+}
+
+// --- weight-only quantization (int4 / int2): codes + scales stored, float compute ---------------
+
+template <class Q>
+std::vector<row_matrix> quantize_weights(const demo::mlp& m, const Q& q, double& bytes) {
+  std::vector<row_matrix> out;
+  bytes = bias_bytes(m);
+  for (const row_matrix& w : m.w) {
+    const auto t = q.quantize(w);
+    bytes += static_cast<double>(t.bytes());
+    out.push_back(t.dequantize());
+  }
+  return out;
+}
+
+// --- quantization-aware training: LSQ on the weights, per output channel ------------------------
+
+template <class F>
+struct lsq_hook : demo::weight_hook {
+  std::vector<lowbit::learnable_fake_quantize<F, lowbit::symmetric, lowbit::per_channel>> fq;
+  explicit lsq_hook(const demo::mlp& m) {
+    for (const row_matrix& w : m.w) {
+      lowbit::learnable_fake_quantize<F, lowbit::symmetric, lowbit::per_channel> l(lowbit::per_channel(0), true);
+      // Start from the weight search's per-channel ranges (GPTQ-style clipping).
+      const lowbit::range r = lowbit::weight_search{}.choose<F, lowbit::symmetric>(w);
+      l.init(lowbit::quantizer<F, lowbit::symmetric, lowbit::per_channel>(lowbit::per_channel(0)).qparams_from(r));
+      fq.push_back(std::move(l));
+    }
+  }
+  row_matrix forward(std::size_t layer, const row_matrix& w) override {
+    fq[layer].zero_grad();
+    return fq[layer].forward(w);
+  }
+  row_matrix backward(std::size_t layer, const row_matrix& grad) override { return fq[layer].backward(grad); }
+  void step(float learning_rate) override {
+    for (auto& l : fq)
+      for (std::size_t c = 0; c < l.scale.size(); ++c) l.scale[c] -= learning_rate * l.grad_scale[c];
+  }
+};
+
+bool load_scales(const std::string& path, std::vector<std::vector<float>>& scales) {
+  std::ifstream in(path, std::ios::binary);
+  std::uint32_t layers = 0;
+  if (!in.read(reinterpret_cast<char*>(&layers), 4)) return false;
+  scales.assign(layers, {});
+  for (auto& s : scales) {
+    std::uint32_t n = 0;
+    if (!in.read(reinterpret_cast<char*>(&n), 4)) return false;
+    s.resize(n);
+    if (!in.read(reinterpret_cast<char*>(s.data()), static_cast<std::streamsize>(4 * n))) return false;
+  }
+  return true;
+}
+
+void save_scales(const std::string& path, const std::vector<std::vector<float>>& scales) {
+  std::ofstream out(path, std::ios::binary);
+  const auto layers = static_cast<std::uint32_t>(scales.size());
+  out.write(reinterpret_cast<const char*>(&layers), 4);
+  for (const auto& s : scales) {
+    const auto n = static_cast<std::uint32_t>(s.size());
+    out.write(reinterpret_cast<const char*>(&n), 4);
+    out.write(reinterpret_cast<const char*>(s.data()), static_cast<std::streamsize>(4 * n));
+  }
+}
+
+/// Fine-tunes a copy of the float model with LSQ fake quantization of the weights (the scales are
+/// learned too), then quantizes the fine-tuned weights with the learned scales. Returns them
+/// dequantized for compute, and their storage size.
+template <class F>
+std::vector<row_matrix> qat(const demo::mlp& fp32, const demo::dataset& d, const std::string& cache, double& bytes) {
+  demo::mlp net = fp32;
+  const std::string path = cache + "/fashion_mnist_qat_" + F::name + ".bin";
+  std::vector<std::vector<float>> scales;
+  if (!net.load(path, sizes) || !load_scales(path + ".scales", scales) || scales.size() != net.layers()) {
+    net = fp32;
+    lsq_hook<F> hook(net);
+    demo::train_options opt;
+    opt.epochs = qat_epochs;
+    opt.learning_rate = 0.01f;
+    opt.seed = seed + 1;
+    demo::train(net, d.train_x, d.train_y, opt, &hook, demo::progress_bar(std::string("QAT ") + F::name, opt.epochs));
+    scales.clear();
+    for (const auto& l : hook.fq) scales.push_back(l.scale);
+    net.save(path);
+    save_scales(path + ".scales", scales);
+  }
+  bytes = bias_bytes(net);
+  std::vector<row_matrix> out;
+  const lowbit::quantizer<F, lowbit::symmetric, lowbit::per_channel> q(lowbit::per_channel(0));
+  for (std::size_t l = 0; l < net.layers(); ++l) {
+    const lowbit::qparams p(scales[l], std::vector<std::int32_t>(scales[l].size(), 0));
+    const auto t = q.quantize(net.w[l], p);
+    bytes += static_cast<double>(t.bytes());
+    out.push_back(t.dequantize());
+  }
+  return out;
+}
+
+// --- int8 static PTQ: calibrated uint8 activations between layers ------------------------------
+
+template <class Calibrator>
+struct static_model {
+  std::vector<lowbit::static_linear<lowbit::uint8>> layers;
+  std::vector<lowbit::qparams> inputs;
+  double bytes = 0;
+  std::vector<std::vector<std::uint8_t>> scratch;
+
+  static_model(const demo::mlp& m, const row_matrix& calibration) {
+    using calib = lowbit::static_calibration<lowbit::quantizer<lowbit::uint8, lowbit::affine>,
+                                             lowbit::histogram_observer<>, Calibrator>;
+    calib c;
+    for (std::size_t l = 0; l < m.layers(); ++l) c.add("layer" + std::to_string(l));
+    row_matrix h = calibration;  // float activations of the float model
+    for (std::size_t l = 0; l < m.layers(); ++l) {
+      c.observe("layer" + std::to_string(l), h);
+      row_matrix z = h * m.w[l].transpose();
+      z.rowwise() += m.b[l];
+      h = l + 1 < m.layers() ? row_matrix(z.cwiseMax(0.0f)) : z;
+    }
+    c.freeze();
+    bytes = bias_bytes(m);
+    for (std::size_t l = 0; l < m.layers(); ++l) {
+      const lowbit::qparams& p = c.qparams("layer" + std::to_string(l));
+      inputs.push_back(p);
+      std::vector<float> bias(m.b[l].data(), m.b[l].data() + m.b[l].size());
+      layers.emplace_back(m.w[l], bias, p.scale[0], p.zero_point[0]);
+      lowbit::quantizer<lowbit::int8, lowbit::symmetric, lowbit::per_channel> wq(lowbit::per_channel(0));
+      bytes += static_cast<double>(wq.quantize(m.w[l]).bytes());
+    }
+    scratch.resize(m.layers());
+  }
+
+  void forward(const row_matrix& x, row_matrix& out, const lowbit::execution& ex) {
+    const auto n = x.rows();
+    const auto q = layers[0].quantize_input(x);
+    const std::uint8_t* in = q.data().data();
+    for (std::size_t l = 0; l + 1 < layers.size(); ++l) {  // uint8 in, ReLU, uint8 out for the next layer
+      scratch[l].resize(static_cast<std::size_t>(n * layers[l].out_features()));
+      const auto stage = lowbit::output_float{}.relu().requantize<lowbit::uint8>(inputs[l + 1].scale[0], inputs[l + 1].zero_point[0]);
+      layers[l].forward(in, n, layers[l].in_features(), scratch[l].data(), layers[l].out_features(), stage, ex);
+      in = scratch[l].data();
+    }
+    const auto& last = layers.back();
+    out.resize(n, last.out_features());
+    last.forward(in, n, last.in_features(), out.data(), last.out_features(), lowbit::output_float{}, ex);
+  }
+};
+
+template <class Calibrator>
+result static_row(const char* name, const demo::mlp& m, const demo::dataset& d, const lowbit::execution& ex) {
+  static_model<Calibrator> s(m, d.train_x.topRows(2048));
+  const auto f = [&](const row_matrix& x, row_matrix& out) { s.forward(x, out, ex); };
+  return {name, accuracy_of(d.test_x, d.test_y, f), s.bytes, time_test_set(d.test_x, f)};
+}
+
+result dynamic_row(const char* name, const demo::mlp& m, const demo::dataset& d, lowbit::weight_scales scales,
+                   const lowbit::execution& ex) {
+  std::vector<lowbit::dynamic_linear> layers;
+  double bytes = bias_bytes(m);
+  for (std::size_t l = 0; l < m.layers(); ++l) {
+    std::vector<float> bias(m.b[l].data(), m.b[l].data() + m.b[l].size());
+    layers.emplace_back(m.w[l], bias, lowbit::activation_quant::per_row_affine, scales);
+    if (scales == lowbit::weight_scales::per_channel) {
+      bytes += static_cast<double>(lowbit::quantizer<lowbit::int8, lowbit::symmetric, lowbit::per_channel>(lowbit::per_channel(0)).quantize(m.w[l]).bytes());
+    } else {
+      bytes += static_cast<double>(lowbit::quantizer<lowbit::int8, lowbit::symmetric>().quantize(m.w[l]).bytes());
+    }
+  }
+  const auto f = [&](const row_matrix& x, row_matrix& out) {
+    row_matrix h = x;
+    for (std::size_t l = 0; l < layers.size(); ++l) {
+      out.resize(h.rows(), layers[l].out_features());
+      layers[l].forward(h.data(), h.rows(), h.cols(), out.data(), out.cols(), ex);
+      if (l + 1 < layers.size()) h = out.cwiseMax(0.0f);
+    }
+  };
+  return {name, accuracy_of(d.test_x, d.test_y, f), bytes, time_test_set(d.test_x, f)};
+}
+
+result float_row(const char* name, const demo::mlp& m, const std::vector<row_matrix>& weights, double bytes,
+                 const demo::dataset& d) {
+  const auto f = [&](const row_matrix& x, row_matrix& out) { out = m.logits(x, &weights); };
+  return {name, accuracy_of(d.test_x, d.test_y, f), bytes, time_test_set(d.test_x, f)};
+}
+
+std::string cache_dir(const char* argv0) {
+  if (const char* env = std::getenv("LOWBIT_DEMO_CACHE")) return env;
+  std::string self = argv0;
+  const auto slash = self.find_last_of('/');
+  return slash == std::string::npos ? "." : self.substr(0, slash);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  demo::dataset d;
+  try {
+    d = demo::load_fashion_mnist(argc > 1 ? argv[1] : demo::default_dataset_dir);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "fashion_mnist: %s\n", e.what());
+    return 2;
+  }
+  const std::string cache = cache_dir(argv[0]);
+  std::printf("Fashion-MNIST: %lld training and %lld test images; lowbit path %s\n",
+              static_cast<long long>(d.train_x.rows()), static_cast<long long>(d.test_x.rows()),
+              lowbit::active_isa_name().c_str());
+
+  demo::mlp fp32;
+  const std::string model_path = cache + "/fashion_mnist_fp32.bin";
+  if (fp32.load(model_path, sizes)) {
+    std::printf("float model loaded from %s\n", model_path.c_str());
+  } else {
+    fp32 = demo::mlp::create(sizes, seed);
+    demo::train_options opt;
+    opt.epochs = fp32_epochs;
+    opt.seed = seed;
+    demo::train(fp32, d.train_x, d.train_y, opt, nullptr, demo::progress_bar("float 784-256-128-10", opt.epochs));
+    fp32.save(model_path);
+  }
+
+  lowbit::execution one;  // every row on one thread, like Eigen here
+  one.threads = 1;
+  std::vector<result> rows;
+  rows.push_back(float_row("fp32 (Eigen)", fp32, fp32.w, 4.0 * static_cast<double>(fp32.parameters()), d));
+  rows.push_back(dynamic_row("int8 dynamic PTQ, per-tensor weights", fp32, d, lowbit::weight_scales::per_tensor, one));
+  rows.push_back(dynamic_row("int8 dynamic PTQ, per-channel weights", fp32, d, lowbit::weight_scales::per_channel, one));
+  rows.push_back(static_row<lowbit::minmax_calibrator>("int8 static PTQ, min/max", fp32, d, one));
+  rows.push_back(static_row<lowbit::percentile_calibrator>("int8 static PTQ, percentile 99.99", fp32, d, one));
+  rows.push_back(static_row<lowbit::entropy_calibrator>("int8 static PTQ, entropy", fp32, d, one));
+  rows.push_back(static_row<lowbit::mse_calibrator>("int8 static PTQ, MSE", fp32, d, one));
+  rows.push_back(static_row<lowbit::l2_search_calibrator>("int8 static PTQ, L2 (PyTorch)", fp32, d, one));
+  {
+    using namespace lowbit;
+    double bytes = 0;
+    auto w = quantize_weights(fp32, quantizer<int4, symmetric, per_channel>(per_channel(0)), bytes);
+    rows.push_back(float_row("int4 weights RTN, per-channel", fp32, w, bytes, d));
+    w = quantize_weights(fp32, quantizer<int4, affine, per_group>(per_group(1, 32)), bytes);
+    rows.push_back(float_row("int4 weights RTN, per-group 32", fp32, w, bytes, d));
+    w = quantize_weights(fp32, quantizer<int2, symmetric, per_channel>(per_channel(0)), bytes);
+    rows.push_back(float_row("int2 weights RTN, per-channel", fp32, w, bytes, d));
+    w = quantize_weights(fp32, quantizer<int2, affine, per_group>(per_group(1, 32)), bytes);
+    rows.push_back(float_row("int2 weights RTN, per-group 32", fp32, w, bytes, d));
+    w = qat<int4>(fp32, d, cache, bytes);
+    rows.push_back(float_row("int4 weights QAT (LSQ), per-channel", fp32, w, bytes, d));
+    w = qat<int2>(fp32, d, cache, bytes);
+    rows.push_back(float_row("int2 weights QAT (LSQ), per-channel", fp32, w, bytes, d));
+  }
+
+  const result& base = rows.front();
+  std::string md = "| method | accuracy | retention | weight bytes | compression | test-set time | speed-up |\n"
+                   "|---|---:|---:|---:|---:|---:|---:|\n";
+  std::string csv = "method,accuracy,retention,weight_bytes,compression,seconds,speedup\n";
+  std::printf("\n%-38s %9s %10s %13s %12s %11s %9s\n", "method", "accuracy", "retention", "weight bytes", "compression",
+              "time (s)", "speed-up");
+  for (const result& r : rows) {
+    const double retention = r.accuracy / base.accuracy * 100.0, ratio = base.weight_bytes / r.weight_bytes,
+                 speedup = base.seconds / r.seconds;
+    std::printf("%-38s %8.2f%% %9.2f%% %13.0f %11.2fx %11.4f %8.2fx\n", r.method.c_str(), r.accuracy * 100, retention,
+                r.weight_bytes, ratio, r.seconds, speedup);
+    char line[512];
+    std::snprintf(line, sizeof line, "| %s | %.2f %% | %.2f %% | %.0f | %.2fx | %.4f s | %.2fx |\n", r.method.c_str(),
+                  r.accuracy * 100, retention, r.weight_bytes, ratio, r.seconds, speedup);
+    md += line;
+    std::snprintf(line, sizeof line, "%s,%.4f,%.4f,%.0f,%.3f,%.5f,%.3f\n", r.method.c_str(), r.accuracy, retention / 100,
+                  r.weight_bytes, ratio, r.seconds, speedup);
+    csv += line;
+  }
+  std::printf("\n(test set: %lld images at batch %d, 1 thread; int4 / int2 rows store quantized weights and compute in fp32)\n",
+              static_cast<long long>(d.test_x.rows()), batch);
+  std::ofstream(cache + "/fashion_mnist_results.md") << md;
+  std::ofstream(cache + "/fashion_mnist_results.csv") << csv;
+  std::printf("table written to %s/fashion_mnist_results.{md,csv}\n", cache.c_str());
+  return 0;
+}
