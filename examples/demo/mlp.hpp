@@ -19,6 +19,8 @@
 #include <string>
 #include <vector>
 
+#include <unistd.h>
+
 #include "lowbit/lowbit.hpp"
 
 namespace demo {
@@ -197,14 +199,17 @@ inline void train(mlp& net, const row_matrix& x, const std::vector<int>& y, cons
   }
 }
 
-/// A one-line progress bar on stderr: "epoch 2/6 [#########.........] loss 0.412".
+/// A one-line progress bar on stderr: "epoch 2/6 [#########.........] loss 0.412", redrawn in
+/// place on a terminal; when stderr is a file or a pipe, one line per finished epoch.
 inline std::function<void(int, double, double)> progress_bar(const std::string& label, int epochs) {
-  return [label, epochs](int epoch, double fraction, double loss) {
+  const bool terminal = isatty(fileno(stderr)) != 0;
+  return [label, epochs, terminal](int epoch, double fraction, double loss) {
+    if (!terminal && fraction < 1.0) return;
     const int width = 30, filled = static_cast<int>(fraction * width);
-    std::fprintf(stderr, "\r%s epoch %d/%d [%s%s] loss %.3f", label.c_str(), epoch + 1, epochs,
+    std::fprintf(stderr, "%s%s epoch %d/%d [%s%s] loss %.3f", terminal ? "\r" : "", label.c_str(), epoch + 1, epochs,
                  std::string(static_cast<std::size_t>(filled), '#').c_str(),
                  std::string(static_cast<std::size_t>(width - filled), '.').c_str(), loss);
-    if (fraction >= 1.0 && epoch + 1 == epochs) std::fprintf(stderr, "\n");
+    if (!terminal || (fraction >= 1.0 && epoch + 1 == epochs)) std::fprintf(stderr, "\n");
     std::fflush(stderr);
   };
 }
