@@ -136,14 +136,21 @@ void save_scales(const std::string& path, const std::vector<std::vector<float>>&
 }
 
 /// Fine-tunes a copy of the float model with LSQ fake quantization of the weights (the scales are
-/// learned too), then quantizes the fine-tuned weights with the learned scales. Returns them
-/// dequantized for compute, and their storage size.
+/// learned too), then quantizes the fine-tuned weights with the learned scales. Returns the
+/// fine-tuned model (its biases moved during QAT too) with those weights dequantized for compute,
+/// and their storage size.
 template <class F>
-std::vector<row_matrix> qat(const demo::mlp& fp32, const demo::dataset& d, const std::string& cache, double& bytes) {
+demo::mlp qat(const demo::mlp& fp32, const demo::dataset& d, const std::string& cache, double& bytes) {
   demo::mlp net = fp32;
   const std::string path = cache + "/fashion_mnist_qat_" + F::name + ".bin";
   std::vector<std::vector<float>> scales;
-  if (!net.load(path, sizes) || !load_scales(path + ".scales", scales) || scales.size() != net.layers()) {
+  const auto scales_fit = [&] {
+    if (scales.size() != net.layers()) return false;
+    for (std::size_t l = 0; l < net.layers(); ++l)
+      if (static_cast<Eigen::Index>(scales[l].size()) != net.w[l].rows()) return false;
+    return true;
+  };
+  if (!net.load(path, sizes) || !load_scales(path + ".scales", scales) || !scales_fit()) {
     net = fp32;
     lsq_hook<F> hook(net);
     demo::train_options opt;
@@ -157,15 +164,15 @@ std::vector<row_matrix> qat(const demo::mlp& fp32, const demo::dataset& d, const
     save_scales(path + ".scales", scales);
   }
   bytes = bias_bytes(net);
-  std::vector<row_matrix> out;
   const lowbit::quantizer<F, lowbit::symmetric, lowbit::per_channel> q(lowbit::per_channel(0));
   for (std::size_t l = 0; l < net.layers(); ++l) {
+    for (float& s : scales[l]) s = std::max(s, lowbit::scale_eps);  // as the LSQ forward clamps it
     const lowbit::qparams p(scales[l], std::vector<std::int32_t>(scales[l].size(), 0));
     const auto t = q.quantize(net.w[l], p);
     bytes += static_cast<double>(t.bytes());
-    out.push_back(t.dequantize());
+    net.w[l] = t.dequantize();
   }
-  return out;
+  return net;
 }
 
 // --- int8 static PTQ: calibrated uint8 activations between layers ------------------------------
@@ -312,10 +319,10 @@ int main(int argc, char** argv) {
     rows.push_back(float_row("int2 weights RTN, per-channel", fp32, w, bytes, d));
     w = quantize_weights(fp32, quantizer<int2, affine, per_group>(per_group(1, 32)), bytes);
     rows.push_back(float_row("int2 weights RTN, per-group 32", fp32, w, bytes, d));
-    w = qat<int4>(fp32, d, cache, bytes);
-    rows.push_back(float_row("int4 weights QAT (LSQ), per-channel", fp32, w, bytes, d));
-    w = qat<int2>(fp32, d, cache, bytes);
-    rows.push_back(float_row("int2 weights QAT (LSQ), per-channel", fp32, w, bytes, d));
+    const demo::mlp q4 = qat<int4>(fp32, d, cache, bytes);
+    rows.push_back(float_row("int4 weights QAT (LSQ), per-channel", q4, q4.w, bytes, d));
+    const demo::mlp q2 = qat<int2>(fp32, d, cache, bytes);
+    rows.push_back(float_row("int2 weights QAT (LSQ), per-channel", q2, q2.w, bytes, d));
   }
 
   const result& base = rows.front();

@@ -18,14 +18,14 @@
 // different -m flags would otherwise define the same inline functions differently, and the linker
 // would keep one of them at random. Every lowbit entity therefore lives in an inline namespace
 // whose name records the compile-time instruction set: such TUs get distinct symbols, and passing
-// lowbit objects between them fails at link time instead of misbehaving at run time.
+// lowbit objects between them fails at link time instead of misbehaving at run time. (Macros a
+// user sets to configure lowbit, such as LOWBIT_THROW or LOWBIT_ENABLE_ASSERTS, must be the same
+// in every translation unit, as with Eigen's configuration macros.)
 // ---------------------------------------------------------------------------------------------
 #if defined(__AVX512BW__)
 #define LOWBIT_ABI_ISA avx512bw
 #elif defined(__AVX512F__)
 #define LOWBIT_ABI_ISA avx512f
-#elif defined(__AVX2__) && defined(__FMA__)
-#define LOWBIT_ABI_ISA avx2fma
 #elif defined(__AVX2__)
 #define LOWBIT_ABI_ISA avx2
 #elif defined(__AVX__)
@@ -46,9 +46,32 @@
 #define LOWBIT_ABI_ISA base
 #endif
 
-#define LOWBIT_DETAIL_CONCAT2(a, b, c) a##b##c
-#define LOWBIT_DETAIL_CONCAT(a, b, c) LOWBIT_DETAIL_CONCAT2(a, b, c)
-#define LOWBIT_ABI_NAMESPACE LOWBIT_DETAIL_CONCAT(v0_1_, LOWBIT_ABI_ISA, )
+// Extensions that change what xsimd generates at the same base level get a letter each.
+#if defined(__FMA__)
+#define LOWBIT_ABI_FMA _fma
+#else
+#define LOWBIT_ABI_FMA
+#endif
+#if defined(__AVX512DQ__)
+#define LOWBIT_ABI_DQ _dq
+#else
+#define LOWBIT_ABI_DQ
+#endif
+#if defined(__AVX512VL__)
+#define LOWBIT_ABI_VL _vl
+#else
+#define LOWBIT_ABI_VL
+#endif
+#if defined(__AVX512CD__)
+#define LOWBIT_ABI_CD _cd
+#else
+#define LOWBIT_ABI_CD
+#endif
+
+#define LOWBIT_DETAIL_CAT6_(a, b, c, d, e, f) a##b##c##d##e##f
+#define LOWBIT_DETAIL_CAT6(a, b, c, d, e, f) LOWBIT_DETAIL_CAT6_(a, b, c, d, e, f)
+#define LOWBIT_ABI_NAMESPACE \
+  LOWBIT_DETAIL_CAT6(v0_1_, LOWBIT_ABI_ISA, LOWBIT_ABI_FMA, LOWBIT_ABI_DQ, LOWBIT_ABI_VL, LOWBIT_ABI_CD)
 
 #define LOWBIT_NAMESPACE_BEGIN                                                                     \
   namespace lowbit {                                                                               \

@@ -50,6 +50,24 @@ TEST(quantized_tensor, assembles_from_parts_and_checks_them) {
   EXPECT_NO_THROW(T({2, 2}, lowbit::per_channel(-1), true, lowbit::qparams({1.f, 1.f}, {0, 0}), packed));
 }
 
+TEST(quantized_tensor, bad_shapes_and_default_objects) {
+  using T = lowbit::quantized_tensor<lowbit::int8>;
+  const index_t huge = index_t{1} << 62;
+  EXPECT_THROW(T({huge + 1, 4}, lowbit::per_tensor{}, false, lowbit::qparams({1.f}, {0}), {0, 0, 0, 0}), lowbit::error);
+  const T empty;
+  EXPECT_EQ(empty.size(), 0);
+  EXPECT_EQ(empty.rows(), 0);
+  EXPECT_EQ(empty.dequantize().size(), 0);
+  for (lowbit::isa p : lowbit::all_isas) {
+    if (!lowbit::isa_supported(p)) {
+      EXPECT_THROW(empty.dequantize(p), lowbit::error) << lowbit::isa_name(p);
+    }
+  }
+  const float x[4] = {1, 2, 3, 4};
+  lowbit::quantizer<lowbit::int8, lowbit::symmetric> q;
+  EXPECT_THROW(q.quantize(x, {huge, 4}), lowbit::error);
+}
+
 TEST(quantized_tensor, dequantize_shapes) {
   std::vector<float> x(24);
   for (int i = 0; i < 24; ++i) x[i] = static_cast<float>(i) - 12.f;

@@ -4,6 +4,9 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
+#include <stdexcept>
+#include <thread>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -242,8 +245,49 @@ TEST(gemm_errors, bad_arguments) {
                lowbit::error);
   EXPECT_THROW(lowbit::packed_weights::pack(w, 2, 4, 4, {1.f, 0.f}), lowbit::error);
   EXPECT_THROW(lowbit::packed_weights::pack(w, 2, 4, 4, {1.f, 1.f, 1.f}), lowbit::error);
+  for (lowbit::isa p : lowbit::all_isas) {  // a path the CPU lacks is an error, not SIGILL
+    if (!lowbit::isa_supported(p)) {
+      EXPECT_THROW(lowbit::gemm(lowbit::quantized_activations(a, 2, 4, 4), pw, lowbit::output_int32{}, c, 2, {}, p),
+                   lowbit::error);
+    }
+  }
+  const auto huge = lowbit::packed_weights::pack(w, 2, 4, 4, {3e38f, 1.f});
+  EXPECT_THROW(lowbit::gemm(lowbit::quantized_activations(a, 2, 4, 4, 0, 10.f), huge, lowbit::output_float{}, f, 2),
+               lowbit::error);  // scale product overflows
+  EXPECT_THROW(lowbit::static_linear<lowbit::uint8>().forward(a, 1, 4, f, 2, lowbit::output_float{}), lowbit::error);
   // Empty products are fine and write nothing.
   EXPECT_NO_THROW(lowbit::gemm(lowbit::quantized_activations(a, 0, 4, 4), pw, lowbit::output_int32{}, c, 2));
+}
+
+TEST(thread_pool, nested_calls_run_inline_and_errors_reach_the_caller) {
+  lowbit::thread_pool pool(2);
+  std::atomic<int> calls{0};
+  pool.parallel_for(4, [&](index_t) {
+    pool.parallel_for(3, [&](index_t) { ++calls; });  // would deadlock if not run inline
+  });
+  EXPECT_EQ(calls.load(), 12);
+  EXPECT_THROW(pool.parallel_for(8, [](index_t i) {
+                 if (i == 5) throw std::runtime_error("task 5");
+               }),
+               std::runtime_error);
+  // execution limits concurrency to `threads` even on a bigger pool.
+  std::atomic<int> running{0}, most{0};
+  lowbit::execution ex;
+  ex.threads = 2;
+  ex.parallel_for = [](index_t n, const lowbit::task_fn& task) {
+    std::vector<std::thread> ts;
+    for (index_t i = 0; i < n; ++i) ts.emplace_back([&task, i] { task(i); });
+    for (auto& t : ts) t.join();
+  };
+  ex.run(16, [&](index_t) {
+    const int now = ++running;
+    int seen = most.load();
+    while (now > seen && !most.compare_exchange_weak(seen, now)) {
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    --running;
+  });
+  EXPECT_LE(most.load(), 2);
 }
 
 TEST(packed_weights, layout_reads_back_and_sums) {

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <numeric>
 #include <vector>
 
 #include "lowbit/kernels/histogram.hpp"
@@ -248,6 +249,27 @@ TEST_P(elementwise, histogram_binning_matches_reference) {
       ASSERT_EQ(want, got) << "n " << n << " bins " << bins;
     }
   }
+  // A range so wide that (x - lo) * bins overflows float: binned in double, never out of bounds.
+  std::vector<float> wide(1000);
+  for (std::size_t i = 0; i < wide.size(); ++i) wide[i] = (static_cast<float>(i % 7) - 3.f) * 1e38f;
+  std::vector<std::uint32_t> want(2048, 0u), got(2048, 0u);
+  k::scalar::histc(wide.data(), 1000, -3e38f, 3e38f, 2048, want.data());
+  k::histc(GetParam(), wide.data(), 1000, -3e38f, 3e38f, 2048, got.data());
+  EXPECT_EQ(want, got);
+  EXPECT_EQ(std::accumulate(got.begin(), got.end(), 0u), 1000u);
+  EXPECT_EQ(got[0], 143u);     // the values at -3e38
+  EXPECT_EQ(got[2047], 142u);  // the values at +3e38 (right edge inclusive)
+}
+
+TEST_P(elementwise, signed_zeros_give_the_same_range_on_every_path) {
+  std::vector<float> x(64, 1.f);
+  x[0] = 0.f;
+  x[1] = -0.f;
+  x[9] = -0.f;
+  lowbit::scoped_isa guard(GetParam());
+  lowbit::quantizer<lowbit::int8, lowbit::affine> q;
+  const lowbit::range r = q.observe(x.data(), {64});
+  EXPECT_FALSE(std::signbit(r.min[0]));
 }
 
 // Whole tensors through the quantizer: layouts whose runs start inside a byte (odd run lengths

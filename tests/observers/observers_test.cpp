@@ -129,15 +129,21 @@ void nan_leaves_observer_unchanged(Observer obs) {
   lowbit_test::rng g(61);
   obs.observe(g.normal_matrix(4, 8));
   obs.observe(g.normal_matrix(4, 8));
-  const lowbit::range before = obs.observed_range();
+  const Observer before = obs;
   row_matrix bad = g.normal_matrix(4, 8) * 100.f;
   bad(1, 3) = std::numeric_limits<float>::quiet_NaN();
+  bad(2, 2) = std::numeric_limits<float>::infinity();
   const std::string e = error_of([&] { obs.observe(bad); });
   EXPECT_NE(e.find("batch 2"), std::string::npos) << e;
   EXPECT_NE(e.find("index [1, 3]"), std::string::npos) << e;
-  EXPECT_EQ(obs.observed_range().min, before.min);
-  EXPECT_EQ(obs.observed_range().max, before.max);
+  EXPECT_EQ(obs.observed_range().min, before.observed_range().min);
+  EXPECT_EQ(obs.observed_range().max, before.observed_range().max);
   EXPECT_EQ(obs.batches(), 2);
+  EXPECT_EQ(obs.infinities(), before.infinities());
+  if constexpr (std::is_same_v<Observer, lowbit::histogram_observer<>>) {
+    const lowbit::histogram_view a = obs.histogram(0), b = before.histogram(0);
+    EXPECT_TRUE(std::equal(a.counts, a.counts + a.bins, b.counts));
+  }
 }
 
 TEST(observers, nan_is_an_error_naming_batch_and_element) {
@@ -219,6 +225,33 @@ TEST(observers, degenerate_histograms_give_finite_qparams) {
   EXPECT_EQ(h.histogram(0).max, 5.f);
   EXPECT_EQ(h.histogram(0).min, -1.f);
   EXPECT_DOUBLE_EQ(h.histogram(0).total(), 8.0);
+}
+
+TEST(observers, extreme_ranges_keep_every_count) {
+  // Old bins too narrow to regrid PyTorch's way (1e-30 wide), then a range a 1e30 times larger.
+  lowbit::histogram_observer<> h;
+  h.observe((row_matrix(1, 2) << 0.f, 1e-30f).finished());
+  h.observe((row_matrix(1, 2) << 0.f, 1.f).finished());
+  EXPECT_EQ(h.histogram(0).max, 1.f);
+  EXPECT_DOUBLE_EQ(h.histogram(0).total(), 4.0);
+  // Growth of more than 512x in one batch, and values near FLT_MAX.
+  lowbit::histogram_observer<> g;
+  g.observe((row_matrix(1, 3) << -1.f, 0.f, 1.f).finished());
+  g.observe((row_matrix(1, 2) << -3e38f, 3e38f).finished());
+  EXPECT_EQ(g.histogram(0).min, -3e38f);
+  EXPECT_EQ(g.histogram(0).max, 3e38f);
+  EXPECT_DOUBLE_EQ(g.histogram(0).total(), 5.0);
+  // A constant batch too large for histc's +-1 widening in float still counts.
+  lowbit::histogram_observer<> c;
+  c.observe(row_matrix::Constant(2, 3, 1e8f));
+  EXPECT_DOUBLE_EQ(c.histogram(0).total(), 6.0);
+  lowbit::quantizer<lowbit::int8, lowbit::symmetric> q;
+  for (const auto* o : {&h, &g, &c}) {
+    for (const lowbit::qparams& p : {lowbit::calibrate(q, *o, lowbit::entropy_calibrator{}),
+                                     lowbit::calibrate(q, *o, lowbit::l2_search_calibrator{}),
+                                     lowbit::calibrate(q, *o, lowbit::mse_calibrator{})})
+      EXPECT_TRUE(std::isfinite(p.scale[0]) && p.scale[0] > 0);
+  }
 }
 
 TEST(observers, merge_is_observing_both) {

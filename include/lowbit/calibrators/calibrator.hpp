@@ -39,11 +39,12 @@ LOWBIT_NAMESPACE_BEGIN
 
 namespace detail {
 
-/// Levels a format offers for the half of the range a symmetric histogram calibrator searches:
-/// 2^(bits - 1) for signed data (128 for int8), 2^bits when everything observed is >= 0.
-template <class F>
+/// Levels that cover [0, amax] for the |x| histogram calibrators: a symmetric range spends half its
+/// codes on each side (2^(bits - 1), 128 for int8) whatever the data; an affine range spends all
+/// 2^bits on [0, amax] when nothing negative was observed (pytorch-quantization's `unsigned`).
+template <class F, class S>
 index_t quantized_bins(bool nonnegative) noexcept {
-  return index_t{1} << (F::bits - (nonnegative ? 0 : 1));
+  return index_t{1} << (F::bits - (S::is_affine && nonnegative ? 0 : 1));
 }
 
 /// The range a histogram calibrator returns for an empty or zero-width histogram: what was seen.

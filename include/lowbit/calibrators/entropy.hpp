@@ -3,8 +3,9 @@
 // On the folded |x| histogram (calibrators/abs_histogram.hpp) with B bins, as TensorRT and
 // pytorch-quantization define it:
 //   - bin 0 is given the count of bin 1 (the spike of exact zeros after a ReLU would dominate)
-//   - for each candidate i = L, L + stride, ..., B (L = the format's levels for |x|: 2^(bits - 1),
-//     or 2^bits when nothing negative was observed; 128 for int8):
+//   - for each candidate i = L, L + stride, ..., B (L = the levels covering [0, amax]: 2^(bits - 1)
+//     for symmetric schemes, 128 for int8; 2^bits for affine ones when nothing negative was
+//     observed):
 //       P = the first i bins, with the count of all bins >= i added to bin i - 1
 //       Q = the first i bins merged into L slots (bin j into slot floor(j * L / i)), each slot's
 //           count spread evenly back over its non-empty bins (empty bins stay 0)
@@ -89,7 +90,7 @@ struct entropy_calibrator : detail::histogram_calibrator<entropy_calibrator> {
   template <class Format, class Scheme>
   void choose_slot(const histogram_view& h, float& lo, float& hi) const {
     const detail::abs_histogram a = detail::fold_abs(h);
-    const index_t levels = detail::quantized_bins<Format>(h.min >= 0);
+    const index_t levels = detail::quantized_bins<Format, Scheme>(h.min >= 0);
     const index_t keep = best_bins(a.counts, levels, stride);
     const auto amax = static_cast<float>(a.width * static_cast<double>(keep));
     lo = Scheme::is_affine ? std::max(h.min, -amax) : -amax;

@@ -10,7 +10,8 @@
 // floor division torch.div(..., rounding_mode='floor') performs, the per-bin norms), double where
 // it uses Python floats (the step, the totals compared against). One deliberate difference: the
 // per-bin errors are summed in double, PyTorch sums them in float32 in its own order. On the golden
-// data both pick the same range.
+// data both pick the same range. A histogram wider than FLT_MAX is returned whole (its float32
+// bin edges would overflow).
 #pragma once
 
 #include <algorithm>
@@ -74,6 +75,11 @@ inline double l2_quantization_error(const histogram_view& h, index_t start, inde
 struct l2_search_calibrator : detail::histogram_calibrator<l2_search_calibrator> {
   template <class Format, class Scheme>
   void choose_slot(const histogram_view& h, float& lo, float& hi) const {
+    if (!std::isfinite(h.max - h.min)) {  // PyTorch's float32 bin edges would overflow: no search
+      lo = h.min;
+      hi = h.max;
+      return;
+    }
     const index_t bins = h.bins, levels = index_t{1} << Format::bits;
     double total_d = 0;
     std::vector<float> csum(static_cast<std::size_t>(bins));

@@ -86,7 +86,7 @@ struct mse_calibrator : detail::histogram_calibrator<mse_calibrator> {
     if constexpr (!Scheme::is_affine) {
       const detail::abs_histogram a = detail::fold_abs(h);
       const auto bins = static_cast<index_t>(a.counts.size());
-      const index_t first = std::min(bins, detail::quantized_bins<Format>(h.min >= 0));
+      const index_t first = std::min(bins, detail::quantized_bins<Format, Scheme>(h.min >= 0));
       double best = std::numeric_limits<double>::infinity();
       index_t best_i = bins;
       for (index_t i = bins; i >= first && i > 0; --i) {  // widest first: ties keep the wider range

@@ -1,8 +1,9 @@
 // lowbit/calibrators/percentile.hpp: clip at a percentile of the observed distribution.
 //
-//   symmetric  amax = the right edge of the |x| bin where the cumulative count reaches p percent
-//              (TensorRT / pytorch-quantization's percentile calibrator, on the folded |x|
-//              histogram); the range is [-amax, amax]
+//   symmetric  amax = the right edge of the |x| bin where the cumulative count reaches p percent,
+//              on the folded |x| histogram, so at least p percent of the values are inside
+//              (pytorch-quantization's percentile calibrator returns that bin's left edge, one bin
+//              narrower); the range is [-amax, amax]
 //   affine     [left edge of the bin where the cumulative count first exceeds (100 - p) percent,
 //              right edge of the bin where it reaches p percent] of the signed histogram: each
 //              tail gives up at most 100 - p percent

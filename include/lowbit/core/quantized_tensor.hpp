@@ -48,8 +48,7 @@ class quantized_tensor {
         params_(std::move(params)),
         data_(std::move(packed)) {
     if (shape_.empty()) detail::fail("quantized_tensor: the shape needs at least one dimension");
-    for (index_t d : shape_)
-      if (d < 0) detail::fail("quantized_tensor: negative dimension in ", detail::shape_string(shape_));
+    detail::checked_size(shape_, "quantized_tensor");
     if (granularity_.kind != granularity_kind::tensor) {
       granularity_.axis = detail::normalize_axis(granularity_.axis, rank(), "quantized_tensor");
     }
@@ -77,8 +76,10 @@ class quantized_tensor {
   }
   /// The matrix view used by dequantize(): shape[0] rows and the remaining dimensions as columns
   /// (a rank-1 tensor is one row).
-  index_t rows() const noexcept { return rank() == 1 ? 1 : shape_[0]; }
-  index_t cols() const noexcept { return rank() == 1 ? shape_[0] : (rows() == 0 ? 0 : size() / rows()); }
+  index_t rows() const noexcept { return rank() == 0 ? 0 : (rank() == 1 ? 1 : shape_[0]); }
+  index_t cols() const noexcept {
+    return rank() == 0 ? 0 : (rank() == 1 ? shape_[0] : (rows() == 0 ? 0 : size() / rows()));
+  }
 
   const granularity_desc& granularity() const noexcept { return granularity_; }
   bool is_affine() const noexcept { return affine_; }
@@ -103,6 +104,8 @@ class quantized_tensor {
 
   /// Dequantizes into `out` (size() floats, C order): x = (q - zp) * scale.
   void dequantize_to(float* out, isa path = active_isa()) const {
+    if (!isa_supported(path)) detail::fail("dequantize: path ", isa_name(path), " is not supported on this CPU/build");
+    if (size() == 0) return;
     detail::dequantize_tensor<Format>(data_.data(), shape_, granularity_, params_, path, out);
   }
 

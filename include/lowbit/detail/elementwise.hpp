@@ -104,6 +104,13 @@ inline bool minmax_run(const view3& v, const run& r, isa path, nonfinite_mode mo
   return true;
 }
 
+/// -0 and +0 compare equal but min_ps / vminq and the scalar reference keep different ones: make
+/// every path and thread count return +0.
+inline void normalize_zeros(range& r) noexcept {
+  for (float& v : r.min) v += 0.0f;
+  for (float& v : r.max) v += 0.0f;
+}
+
 /// Min/max per qparam slot; with skip_inf, infinities are left out and counted in *inf_count.
 /// Large inputs are split among the threads of `ex`; a rejected value is reported by a sequential
 /// rescan so the message names the first one.
@@ -144,6 +151,7 @@ inline range observe_ranges(const float_input& in, const granularity_desc& g, is
       }
       if (inf_count)
         for (index_t n : infs) *inf_count += n;
+      normalize_zeros(out);
       return out;
     }
   }
@@ -157,6 +165,7 @@ inline range observe_ranges(const float_input& in, const granularity_desc& g, is
     }
   });
   if (inf_count) *inf_count += infs;
+  normalize_zeros(r);
   return r;
 }
 
@@ -204,6 +213,7 @@ std::vector<std::uint8_t> quantize_tensor(const float_input& in, const granulari
 template <class F>
 void dequantize_tensor(const std::uint8_t* codes, const std::vector<index_t>& shape,
                        const granularity_desc& g, const qparams& p, isa path, float* out) {
+  if (shape.empty()) return;
   const view3 v = c_view(shape, g.kind == granularity_kind::tensor ? 0 : g.axis);
   for_each_run(v, g, [&](const run& r) {
     const index_t misalign = r.out_offset % F::per_byte;

@@ -17,6 +17,7 @@
 #include <Eigen/Core>
 #include <algorithm>
 #include <cstdint>
+#include <limits>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -57,6 +58,24 @@ inline int normalize_axis(int axis, index_t rank, const char* what) {
   return axis < 0 ? static_cast<int>(axis + rank) : axis;
 }
 
+/// ceil(a / b) for a >= 0, b > 0, without overflowing for large b.
+inline index_t ceil_div(index_t a, index_t b) noexcept { return a == 0 ? 0 : 1 + (a - 1) / b; }
+
+inline std::string shape_string(const std::vector<index_t>& shape);
+
+/// The element count of a shape; lowbit::error for negative dimensions or a product that
+/// overflows index_t.
+inline index_t checked_size(const std::vector<index_t>& shape, const char* what) {
+  index_t n = 1;
+  for (index_t d : shape) {
+    if (d < 0) fail(what, ": negative dimension in shape ", shape_string(shape));
+    if (d != 0 && n > std::numeric_limits<index_t>::max() / d)
+      fail(what, ": shape ", shape_string(shape), " has more elements than index_t holds");
+    n *= d;
+  }
+  return n;
+}
+
 inline std::string shape_string(const std::vector<index_t>& shape) {
   std::string s = "[";
   for (std::size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
@@ -69,9 +88,9 @@ inline float_input make_input(const float* data, const std::vector<index_t>& sha
   float_input in;
   in.shape = shape;
   in.axis = normalize_axis(axis, static_cast<index_t>(shape.size()), "tensor");
+  checked_size(shape, "tensor");
   index_t outer = 1, inner = 1;
   for (std::size_t d = 0; d < shape.size(); ++d) {
-    if (shape[d] < 0) fail("tensor shape ", shape_string(shape), " has a negative dimension");
     if (static_cast<int>(d) < in.axis) outer *= shape[d];
     if (static_cast<int>(d) > in.axis) inner *= shape[d];
   }
@@ -117,7 +136,7 @@ inline index_t slot_count(const view3& v, const granularity_desc& g) {
   switch (g.kind) {
     case granularity_kind::tensor: return 1;
     case granularity_kind::channel: return v.n1;
-    case granularity_kind::group: return v.n0 * ((v.n1 + g.group_size - 1) / g.group_size) * v.n2;
+    case granularity_kind::group: return v.n0 * ceil_div(v.n1, g.group_size) * v.n2;
   }
   return 1;
 }
@@ -131,7 +150,7 @@ inline std::vector<index_t> slot_shape(const std::vector<index_t>& shape, const 
     case granularity_kind::group: {
       std::vector<index_t> s = shape;
       auto& d = s[static_cast<std::size_t>(g.axis)];
-      d = (d + g.group_size - 1) / g.group_size;
+      d = ceil_div(d, g.group_size);
       return s;
     }
   }
@@ -157,7 +176,7 @@ void for_each_run(const view3& v, const granularity_desc& g, Fn&& fn) {
     return;
   }
   if (n2 > 1) {  // runs along the inner dimensions
-    const index_t groups = g.kind == granularity_kind::group ? (n1 + g.group_size - 1) / g.group_size : 0;
+    const index_t groups = g.kind == granularity_kind::group ? ceil_div(n1, g.group_size) : 0;
     for (index_t i0 = 0; i0 < n0; ++i0) {
       for (index_t i1 = 0; i1 < n1; ++i1) {
         run r{i0 * v.s0 + i1 * v.s1, v.s2, n2, (i0 * n1 + i1) * n2, 0, false};
@@ -177,7 +196,7 @@ void for_each_run(const view3& v, const granularity_desc& g, Fn&& fn) {
       case granularity_kind::tensor: fn(run{i0 * v.s0, v.s1, n1, i0 * n1, 0, false}); break;
       case granularity_kind::channel: fn(run{i0 * v.s0, v.s1, n1, i0 * n1, 0, true}); break;
       case granularity_kind::group: {
-        const index_t groups = (n1 + g.group_size - 1) / g.group_size;
+        const index_t groups = ceil_div(n1, g.group_size);
         for (index_t gi = 0; gi < groups; ++gi) {
           const index_t start = gi * g.group_size;
           fn(run{i0 * v.s0 + start * v.s1, v.s1, std::min(g.group_size, n1 - start),

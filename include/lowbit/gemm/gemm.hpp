@@ -208,11 +208,17 @@ void check_gemm_arguments(const quantized_activations& a, const packed_weights& 
     }
   }
   if constexpr (!std::is_same_v<Stage, output_int32>) {
+    float largest = 0;
     for (index_t m = 0; m < (a.row_scales ? a.rows : std::min<index_t>(a.rows, 1)); ++m) {
       const float s = a.scale_of(m);
       if (!(std::isfinite(s) && s >= std::numeric_limits<float>::min()))
         fail("gemm: activation scale ", s, " (row ", m, ") is not a positive normal float");
+      largest = std::max(largest, s);
     }
+    float largest_w = 0;
+    for (index_t n = 0; n < w.n(); ++n) largest_w = std::max(largest_w, w.scales()[n]);
+    if (!std::isfinite(largest * largest_w))
+      fail("gemm: activation scale x weight scale overflows float (", largest, " x ", largest_w, ")");
   }
   check_output(stage);
 }
@@ -225,6 +231,7 @@ void gemm(const quantized_activations& a, const packed_weights& w, const Stage& 
           typename Stage::value_type* c, index_t ldc, const execution& ex = execution{},
           isa path = active_isa()) {
   detail::check_gemm_arguments(a, w, stage, c, ldc);
+  if (!isa_supported(path)) detail::fail("gemm: path ", isa_name(path), " is not supported on this CPU/build");
   const index_t m_total = a.rows, n_total = w.n();
   if (m_total == 0 || n_total == 0) return;
   const detail::gemm_family family = detail::gemm_family_for(path);

@@ -40,6 +40,7 @@ LOWBIT_TARGET_AVX2 LOWBIT_ALWAYS_INLINE void histc_blocks(const float* x, index_
 /// (lane j into array j % 4) so that repeated hits on one bin do not wait on each other.
 LOWBIT_TARGET_AVX2 inline void histc(const float* x, index_t n, float lo, float hi, index_t bins,
                                      std::uint32_t* counts) {
+  if (!scalar::histc_float_safe(lo, hi, bins)) return scalar::histc(x, n, lo, hi, bins, counts);
   const index_t body = n / 8 * 8;
   if (n >= 16 * bins) {
     const index_t stride = bins + 1;

@@ -19,6 +19,9 @@
 //     whenever the observed extremes are whole numbers, which the golden tests use.
 //   - after a batch whose values were all equal (zero-width range), PyTorch 1.13 discards the
 //     histogram and restarts from the next batch; lowbit keeps those values in the combined range.
+//   - a range that grows more than 512x in one batch (or whose old bins are too narrow for float)
+//     is regridded by spreading each old bin over the new bins it overlaps, where PyTorch would
+//     allocate bins x downsample floats.
 // Infinities are left out and counted, NaN is an error (observers/observer.hpp).
 #pragma once
 
@@ -59,24 +62,31 @@ struct histogram_view {
 
 namespace detail {
 
-/// torch.histc's bin of x over [lo, hi] with `bins` bins, or -1 outside (and for NaN / Inf).
-inline index_t histc_bin(float x, float lo, float hi, index_t bins) noexcept {
-  if (!(x >= lo && x <= hi)) return -1;
-  const auto pos = static_cast<index_t>((x - lo) * static_cast<float>(bins) / (hi - lo));
-  return pos >= bins ? bins - 1 : pos;
-}
+/// Largest downsample rate PyTorch's regridding is used for: a range that grows more than
+/// max_downsample / upsample times (512x) in one batch is regridded by rebin() instead (PyTorch
+/// would allocate bins * downsample floats).
+inline constexpr index_t max_downsample = index_t{1} << 16;
 
 /// PyTorch's _adjust_min_max (float32): widens [cmin, cmax] so that old bins map onto whole
-/// groups of fine bins. Returns the downsample rate and the start index; updates cmax.
-inline void adjust_min_max(float min, float max, index_t bins, index_t upsample, float cmin,
+/// groups of fine bins. Sets the downsample rate and the start index and updates cmax; returns
+/// false (changing nothing) when the growth is beyond max_downsample or the old bins are too
+/// narrow for float32.
+inline bool adjust_min_max(float min, float max, index_t bins, index_t upsample, float cmin,
                            float& cmax, index_t& downsample, index_t& start) {
   const float hist_bin_width = (max - min) / static_cast<float>(bins * upsample);
   const float span = mul(static_cast<float>(bins), hist_bin_width);
-  downsample = static_cast<index_t>(std::ceil((cmax - cmin) / span));
+  const float ratio = (cmax - cmin) / span;
+  if (!(hist_bin_width > 0.0f) || !(ratio <= static_cast<float>(max_downsample))) return false;
+  downsample = static_cast<index_t>(std::ceil(ratio));
   const float grown = mul(static_cast<float>(downsample), span);
   const float e = grown - (cmax - cmin);
-  cmax = cmax + e;
-  start = static_cast<index_t>(std::nearbyint((min - cmin) / hist_bin_width));
+  const float new_max = cmax + e;
+  const float first = std::nearbyint((min - cmin) / hist_bin_width);
+  if (!(new_max >= cmax) || !(first >= 0.0f && first + static_cast<float>(bins * upsample) <= static_cast<float>(bins * downsample)))
+    return false;
+  cmax = new_max;
+  start = static_cast<index_t>(first);
+  return true;
 }
 
 /// PyTorch's _combine_histograms: adds the old counts, spread over the fine grid and regrouped,
@@ -109,28 +119,30 @@ inline void combine_histograms(const float* old_counts, index_t bins, index_t up
 }
 
 /// Adds counts over [lo, hi] (`bins` bins) to `out`, `bins` bins over [dlo, dhi] containing it,
-/// in proportion to the overlap of each source bin with the destination bins. A zero-width source
-/// puts all its mass in the destination bin of its value.
+/// in proportion to the overlap of each source bin with the destination bins. Positions are taken
+/// in destination-bin units, so a source bin far narrower than the destination's resolution lands
+/// whole in one bin instead of vanishing; a zero-width source puts all its mass in the
+/// destination bin of its value.
 inline void rebin(float lo, float hi, const float* counts, index_t bins, float dlo, float dhi, float* out) {
   const double dwidth = (static_cast<double>(dhi) - dlo) / static_cast<double>(bins);
-  if (lo == hi || dwidth <= 0) {
-    double mass = 0;
-    for (index_t b = 0; b < bins; ++b) mass += counts[b];
-    const index_t at = dwidth <= 0 ? 0 : std::min<index_t>(bins - 1, std::max<index_t>(0, static_cast<index_t>((lo - dlo) / dwidth)));
-    out[at] += static_cast<float>(mass);
-    return;
-  }
   const double swidth = (static_cast<double>(hi) - lo) / static_cast<double>(bins);
+  const auto nb = static_cast<double>(bins);
   for (index_t b = 0; b < bins; ++b) {
-    if (counts[b] == 0) continue;
-    const double a = lo + b * swidth, e = a + swidth;
-    index_t first = static_cast<index_t>(std::floor((a - dlo) / dwidth));
-    first = std::min<index_t>(bins - 1, std::max<index_t>(0, first));
-    for (index_t d = first; d < bins; ++d) {
-      const double da = dlo + d * dwidth, de = da + dwidth;
-      const double overlap = std::min(e, de) - std::max(a, da);
-      if (overlap > 0) out[d] += static_cast<float>(counts[b] * (overlap / swidth));
-      if (de >= e) break;
+    const double c = counts[b];
+    if (c == 0) continue;
+    const double a = static_cast<double>(lo) + static_cast<double>(b) * swidth;
+    double ia = dwidth > 0 ? (a - dlo) / dwidth : 0.0;
+    double ie = dwidth > 0 ? (a + swidth - dlo) / dwidth : 0.0;
+    ia = std::min(std::max(ia, 0.0), nb);
+    ie = std::min(std::max(ie, 0.0), nb);
+    if (!(ie > ia)) {
+      out[std::min<index_t>(bins - 1, static_cast<index_t>(ia))] += static_cast<float>(c);
+      continue;
+    }
+    for (auto d = static_cast<index_t>(ia); d < bins; ++d) {
+      const double overlap = std::min(ie, static_cast<double>(d + 1)) - std::max(ia, static_cast<double>(d));
+      if (overlap > 0) out[d] += static_cast<float>(c * overlap / (ie - ia));
+      if (static_cast<double>(d + 1) >= ie) break;
     }
   }
 }
@@ -194,8 +206,8 @@ class histogram_observer : public detail::observer_state<Granularity> {
       }
       float lo = std::min(mn, omn), hi = std::max(mx, omx);
       index_t down = 1, start = 0;
-      const bool moves = mn < mx && !(lo == mn && hi == mx);
-      if (moves) detail::adjust_min_max(mn, mx, bins_, upsample_, lo, hi, down, start);
+      const bool moves = mn < mx && !(lo == mn && hi == mx) &&
+                         detail::adjust_min_max(mn, mx, bins_, upsample_, lo, hi, down, start);
       std::fill(incoming.begin(), incoming.end(), 0.0f);
       detail::rebin(omn, omx, theirs, bins_, lo, hi, incoming.data());
       if (moves) {
@@ -252,9 +264,9 @@ class histogram_observer : public detail::observer_state<Granularity> {
         for (index_t k = 0; k < (p.slot_varies ? p.n : 1); ++k) {
           const index_t s = p.slot + k;
           float l = lo[static_cast<std::size_t>(s)], h = hi[static_cast<std::size_t>(s)];
-          if (l == h) {
-            l -= 1.0f;
-            h += 1.0f;
+          if (l == h) {  // histc widens a zero-width range by 1 each way (at least one ulp here)
+            l = std::min(l - 1.0f, std::nextafter(l, -std::numeric_limits<float>::infinity()));
+            h = std::max(h + 1.0f, std::nextafter(h, std::numeric_limits<float>::infinity()));
           }
           if (!(l < h)) continue;  // the slot has no finite value yet
           kernels::histc(path, src + k, p.slot_varies ? 1 : p.n, l, h, bins_, c.data() + s * bins_);
@@ -268,6 +280,9 @@ class histogram_observer : public detail::observer_state<Granularity> {
     return std::move(counts[0]);
   }
 
+  // How a slot's old counts reach the batch's range.
+  enum class regrid { first, same, pytorch, rebin };
+
   void observe_input(const detail::float_input& in) {
     if (in.view.size() == 0) return;
     const granularity_desc g = this->desc(in);
@@ -277,62 +292,67 @@ class histogram_observer : public detail::observer_state<Granularity> {
     const std::string label = this->batch_label();
     const range r = detail::observe_ranges(in, g, active_isa(), detail::nonfinite_mode::skip_inf,
                                            &infs, label.c_str(), this->exec_);
-    // Nothing below can fail on data: commit.
-    if (min_.empty()) {
-      this->slots_ = slots;
-      min_.assign(static_cast<std::size_t>(slots), std::numeric_limits<float>::infinity());
-      max_.assign(static_cast<std::size_t>(slots), -std::numeric_limits<float>::infinity());
-      counts_.assign(static_cast<std::size_t>(slots * bins_), 0.0f);
-    }
+    const bool fresh = min_.empty();
+    const auto old_min = [&](index_t s) { return fresh ? std::numeric_limits<float>::infinity() : min_[static_cast<std::size_t>(s)]; };
+    const auto old_max = [&](index_t s) { return fresh ? -std::numeric_limits<float>::infinity() : max_[static_cast<std::size_t>(s)]; };
     // The range each slot's batch is binned over: the combined range, widened as PyTorch widens.
     std::vector<float> lo(static_cast<std::size_t>(slots)), hi(static_cast<std::size_t>(slots));
     std::vector<index_t> down(static_cast<std::size_t>(slots), 1), start(static_cast<std::size_t>(slots), 0);
+    std::vector<regrid> how(static_cast<std::size_t>(slots), regrid::same);
     for (index_t s = 0; s < slots; ++s) {
-      const float mn = min_[s], mx = max_[s], bmn = r.min[s], bmx = r.max[s];
+      const float mn = old_min(s), mx = old_max(s), bmn = r.min[s], bmx = r.max[s];
       if (bmn > bmx) {  // no finite value of this slot in the batch
         lo[s] = mn;
         hi[s] = mx;
-        continue;
-      }
-      if (mn > mx) {  // first values
+      } else if (mn > mx) {  // first values
         lo[s] = bmn;
         hi[s] = bmx;
-        continue;
-      }
-      lo[s] = std::min(mn, bmn);
-      hi[s] = std::max(mx, bmx);
-      if (mn < mx && !(lo[s] == mn && hi[s] == mx)) {
-        detail::adjust_min_max(mn, mx, bins_, upsample_, lo[s], hi[s], down[s], start[s]);
+        how[s] = regrid::first;
+      } else {
+        lo[s] = std::min(mn, bmn);
+        hi[s] = std::max(mx, bmx);
+        if (lo[s] == mn && hi[s] == mx) {
+          how[s] = regrid::same;
+        } else if (mn < mx && detail::adjust_min_max(mn, mx, bins_, upsample_, lo[s], hi[s], down[s], start[s])) {
+          how[s] = regrid::pytorch;
+        } else {  // the old values were all equal, or the range grew beyond PyTorch's regridding
+          how[s] = regrid::rebin;
+        }
       }
     }
     std::vector<std::uint32_t> batch = bin_batch(in, g, slots, lo, hi);
+    // Nothing below can fail: commit.
+    if (fresh) {
+      min_.assign(static_cast<std::size_t>(slots), std::numeric_limits<float>::infinity());
+      max_.assign(static_cast<std::size_t>(slots), -std::numeric_limits<float>::infinity());
+      counts_.assign(static_cast<std::size_t>(slots * bins_), 0.0f);
+      this->slots_ = slots;
+    }
     std::vector<float> incoming(static_cast<std::size_t>(bins_));
     for (index_t s = 0; s < slots; ++s) {
       if (r.min[s] > r.max[s]) continue;
       const std::uint32_t* b = batch.data() + s * bins_;
-      for (index_t k = 0; k < bins_; ++k) incoming[k] = static_cast<float>(b[k]);
-      float& mn = min_[s];
-      float& mx = max_[s];
+      for (index_t k = 0; k < bins_; ++k) incoming[static_cast<std::size_t>(k)] = static_cast<float>(b[k]);
+      float& mn = min_[static_cast<std::size_t>(s)];
+      float& mx = max_[static_cast<std::size_t>(s)];
       float* mine = slot_counts(s);
-      if (mn > mx) {  // first values of the slot: PyTorch keeps the batch's own min / max
-        std::copy(incoming.begin(), incoming.end(), mine);
-        mn = r.min[s];
-        mx = r.max[s];
-      } else if (mn == mx) {  // the old values were all equal: keep them at their value
-        const double mass = histogram_view{mn, mx, mine, bins_}.total();
-        const index_t at = detail::histc_bin(mn, lo[s], hi[s] == lo[s] ? lo[s] + 1 : hi[s], bins_);
-        incoming[static_cast<std::size_t>(std::max<index_t>(0, at))] += static_cast<float>(mass);
-        std::copy(incoming.begin(), incoming.end(), mine);
-        mn = lo[s];
-        mx = hi[s];
-      } else if (lo[s] == mn && hi[s] == mx) {
-        for (index_t k = 0; k < bins_; ++k) mine[k] = incoming[k] + mine[k];
-      } else {
-        detail::combine_histograms(mine, bins_, upsample_, down[s], start[s], incoming.data());
-        std::copy(incoming.begin(), incoming.end(), mine);
-        mn = lo[s];
-        mx = hi[s];
+      switch (how[static_cast<std::size_t>(s)]) {
+        case regrid::first:  // PyTorch keeps the batch's own min / max
+          break;
+        case regrid::same:
+          for (index_t k = 0; k < bins_; ++k) incoming[static_cast<std::size_t>(k)] += mine[k];
+          break;
+        case regrid::pytorch:
+          detail::combine_histograms(mine, bins_, upsample_, down[static_cast<std::size_t>(s)],
+                                     start[static_cast<std::size_t>(s)], incoming.data());
+          break;
+        case regrid::rebin:
+          detail::rebin(mn, mx, mine, bins_, lo[static_cast<std::size_t>(s)], hi[static_cast<std::size_t>(s)], incoming.data());
+          break;
       }
+      std::copy(incoming.begin(), incoming.end(), mine);
+      mn = lo[static_cast<std::size_t>(s)];
+      mx = hi[static_cast<std::size_t>(s)];
     }
     this->infinities_ += infs;
     ++this->batches_;

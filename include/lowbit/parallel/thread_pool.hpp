@@ -9,8 +9,9 @@
 //   };
 //
 // A parallel_for must call task(i) exactly once for every i in [0, n), possibly concurrently,
-// and return when all calls have returned. lowbit splits work into about `threads` tasks, so a
-// user pool with more workers than `threads` still uses only that many at a time.
+// and return when all calls have returned. lowbit hands it at most `threads` workers at a time,
+// so a user pool with more threads than `threads` still runs only that many of lowbit's tasks at
+// once. Tasks that throw are caught; the first exception is rethrown on the calling thread.
 #pragma once
 
 #include <algorithm>
@@ -52,10 +53,13 @@ class thread_pool {
 
   int size() const noexcept { return static_cast<int>(workers_.size()) + 1; }
 
-  /// Runs task(i) for i in [0, n) on the pool and the calling thread.
+  /// Runs task(i) for i in [0, n) on the pool and the calling thread, and returns when every
+  /// call has returned. A parallel_for issued from inside a task (of any pool) runs inline on
+  /// that thread. If tasks throw, the remaining indices are skipped and the first exception is
+  /// rethrown here once no task is running any more.
   void parallel_for(index_t n, const task_fn& task) {
     if (n <= 0) return;
-    if (n == 1 || workers_.empty()) {
+    if (n == 1 || workers_.empty() || inside_task()) {
       for (index_t i = 0; i < n; ++i) task(i);
       return;
     }
@@ -71,6 +75,7 @@ class thread_pool {
     std::unique_lock<std::mutex> lock(mutex_);
     done_.wait(lock, [&] { return current->pending.load() == 0; });
     loop_.reset();
+    if (current->error) std::rethrow_exception(current->error);
   }
 
  private:
@@ -82,14 +87,33 @@ class thread_pool {
     index_t count;
     std::atomic<index_t> next{0};
     std::atomic<index_t> pending;
+    std::atomic<bool> failed{false};
+    std::exception_ptr error;  // the first exception, written under mutex_
   };
+
+  static bool& inside_task() noexcept {
+    static thread_local bool inside = false;
+    return inside;
+  }
 
   void run(loop& l) {
     index_t finished = 0;
+    bool& inside = inside_task();
+    const bool was_inside = inside;
+    inside = true;
     for (index_t i = l.next.fetch_add(1); i < l.count; i = l.next.fetch_add(1)) {
-      (*l.task)(i);
+      if (!l.failed.load(std::memory_order_relaxed)) {
+        try {
+          (*l.task)(i);
+        } catch (...) {
+          std::lock_guard<std::mutex> lock(mutex_);
+          if (!l.error) l.error = std::current_exception();
+          l.failed.store(true);
+        }
+      }
       ++finished;
     }
+    inside = was_inside;
     if (finished > 0 && l.pending.fetch_sub(finished) == finished) {
       std::lock_guard<std::mutex> lock(mutex_);
       done_.notify_all();
@@ -149,12 +173,15 @@ inline thread_pool& default_pool() {
 
 /// How an operation may run in parallel.
 struct execution {
-  int threads = max_threads();      ///< at most this many tasks run at once; 1 = calling thread only
+  int threads = max_threads();      ///< at most this many of lowbit's tasks run at once; 1 = inline
   parallel_for_fn parallel_for;     ///< empty: lowbit's default_pool()
 
   /// Runs task(i), i in [0, n): inline when threads == 1 or n == 1, else through the hook. If
   /// tasks throw, the remaining ones are skipped and the first exception is rethrown here, on
   /// the calling thread (a worker thread never lets an exception escape).
+  ///
+  /// At most `threads` calls run at once, whatever the pool's size: the hook gets
+  /// min(n, threads) workers, each of which takes indices from a shared counter.
   void run(index_t n, const task_fn& task) const {
     if (threads <= 1 || n <= 1) {
       for (index_t i = 0; i < n; ++i) task(i);
@@ -163,20 +190,24 @@ struct execution {
     std::mutex mutex;
     std::exception_ptr first;
     std::atomic<bool> failed{false};
-    const task_fn guarded = [&](index_t i) {
-      if (failed.load(std::memory_order_relaxed)) return;
-      try {
-        task(i);
-      } catch (...) {
-        std::lock_guard<std::mutex> lock(mutex);
-        if (!first) first = std::current_exception();
-        failed.store(true);
+    std::atomic<index_t> next{0};
+    const index_t workers = std::min<index_t>(n, threads);
+    const task_fn worker = [&](index_t) {
+      for (index_t i = next.fetch_add(1); i < n; i = next.fetch_add(1)) {
+        if (failed.load(std::memory_order_relaxed)) return;
+        try {
+          task(i);
+        } catch (...) {
+          std::lock_guard<std::mutex> lock(mutex);
+          if (!first) first = std::current_exception();
+          failed.store(true);
+        }
       }
     };
     if (parallel_for) {
-      parallel_for(n, guarded);
+      parallel_for(workers, worker);
     } else {
-      default_pool().parallel_for(n, guarded);
+      default_pool().parallel_for(workers, worker);
     }
     if (first) std::rethrow_exception(first);
   }

@@ -64,6 +64,7 @@ class static_linear {
   template <class Stage>
   void forward(const code_type* x, index_t rows, index_t ldx, typename Stage::value_type* y,
                index_t ldy, const Stage& stage, const execution& ex = execution{}) const {
+    if (input_.size() == 0) detail::fail("static_linear: the layer was default-constructed (no weights, no input qparams)");
     quantized_activations a(x, rows, in_features(), ldx, input_.zero_point[0], input_.scale[0]);
     gemm(a, weights_, stage, y, ldy, ex);
   }

@@ -68,11 +68,9 @@ class learnable_fake_quantize {
   template <class Derived>
   row_matrix forward(const Eigen::DenseBase<Derived>& x) {
     check_parameters();
-    last_x_ = x.derived().template cast<float>();
-    qparams p;
-    p.scale = scale;
-    for (float z : zero_point) p.zero_point.push_back(forward_zero_point(z));
-    fake_quant_output out = fake_quantize_forward(last_x_, p, granularity_desc(granularity_), Format::qmin, Format::qmax);
+    row_matrix input = x.derived().template cast<float>();
+    fake_quant_output out = fake_quantize_forward(input, params(), granularity_desc(granularity_), Format::qmin, Format::qmax);
+    last_x_ = std::move(input);  // only once the forward pass succeeded
     return std::move(out.y);
   }
 
