@@ -21,6 +21,7 @@
 
 #include "demo/idx.hpp"
 #include "demo/mlp.hpp"
+#include "demo/qat.hpp"
 
 namespace {
 
@@ -85,30 +86,7 @@ std::vector<row_matrix> quantize_weights(const demo::mlp& m, const Q& q, double&
   return out;
 }
 
-// --- quantization-aware training: LSQ on the weights, per output channel ------------------------
-
-template <class F>
-struct lsq_hook : demo::weight_hook {
-  std::vector<lowbit::learnable_fake_quantize<F, lowbit::symmetric, lowbit::per_channel>> fq;
-  explicit lsq_hook(const demo::mlp& m) {
-    for (const row_matrix& w : m.w) {
-      lowbit::learnable_fake_quantize<F, lowbit::symmetric, lowbit::per_channel> l(lowbit::per_channel(0), true);
-      // Start from the weight search's per-channel ranges (GPTQ-style clipping).
-      const lowbit::range r = lowbit::weight_search{}.choose<F, lowbit::symmetric>(w);
-      l.init(lowbit::quantizer<F, lowbit::symmetric, lowbit::per_channel>(lowbit::per_channel(0)).qparams_from(r));
-      fq.push_back(std::move(l));
-    }
-  }
-  row_matrix forward(std::size_t layer, const row_matrix& w) override {
-    fq[layer].zero_grad();
-    return fq[layer].forward(w);
-  }
-  row_matrix backward(std::size_t layer, const row_matrix& grad) override { return fq[layer].backward(grad); }
-  void step(float learning_rate) override {
-    for (auto& l : fq)
-      for (std::size_t c = 0; c < l.scale.size(); ++c) l.scale[c] -= learning_rate * l.grad_scale[c];
-  }
-};
+// --- quantization-aware training: LSQ on the weights, per output channel (demo/qat.hpp) -----------
 
 bool load_scales(const std::string& path, std::vector<std::vector<float>>& scales) {
   std::ifstream in(path, std::ios::binary);
@@ -152,14 +130,14 @@ demo::mlp qat(const demo::mlp& fp32, const demo::dataset& d, const std::string& 
   };
   if (!net.load(path, sizes) || !load_scales(path + ".scales", scales) || !scales_fit()) {
     net = fp32;
-    lsq_hook<F> hook(net);
+    demo::lsq_weight_hook<F> hook(net);
     demo::train_options opt;
     opt.epochs = qat_epochs;
     opt.learning_rate = 0.01f;
     opt.seed = seed + 1;
     demo::train(net, d.train_x, d.train_y, opt, &hook, demo::progress_bar(std::string("QAT ") + F::name, opt.epochs));
     scales.clear();
-    for (const auto& l : hook.fq) scales.push_back(l.scale);
+    for (const auto& l : hook.layers) scales.push_back(l.scale);
     net.save(path);
     save_scales(path + ".scales", scales);
   }

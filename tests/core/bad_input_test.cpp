@@ -7,22 +7,15 @@
 #include <vector>
 
 #include "lowbit/lowbit.hpp"
+#include "support/errors.hpp"
 #include "support/random.hpp"
 
 namespace {
 
 using lowbit::index_t;
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const lowbit::error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
-
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+using lowbit_test::contains;
+using lowbit_test::error_of;
 
 TEST(bad_input, nan_names_the_first_bad_index) {
   lowbit_test::rng g(41);

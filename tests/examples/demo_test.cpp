@@ -10,11 +10,14 @@
 
 #include "demo/idx.hpp"
 #include "demo/mlp.hpp"
+#include "demo/qat.hpp"
 #include "lowbit/lowbit.hpp"
+#include "support/errors.hpp"
 
 namespace {
 
 using lowbit::row_matrix;
+using lowbit_test::error_of;
 
 std::string temp_path(const std::string& name) {
   const char* dir = std::getenv("TMPDIR");
@@ -34,15 +37,6 @@ std::vector<std::uint8_t> idx_images(std::uint32_t count, std::uint32_t rows, st
     for (int s = 24; s >= 0; s -= 8) b.push_back(static_cast<std::uint8_t>(v >> s));
   for (std::size_t i = 0; i < pixels; ++i) b.push_back(static_cast<std::uint8_t>(i * 7));
   return b;
-}
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "(no error)";
 }
 
 TEST(idx_loader, reads_a_valid_file) {
@@ -114,31 +108,15 @@ TEST(demo_training, qat_int2_beats_round_to_nearest_int2) {
   const double rtn_acc = demo::accuracy(net.logits(test_x, &rtn), test_y);
 
   // QAT: LSQ per channel, scales initialized from the weight search, a short fine-tune.
-  struct hook : demo::weight_hook {
-    std::vector<lowbit::learnable_fake_quantize<lowbit::int2, lowbit::symmetric, lowbit::per_channel>> fq;
-    row_matrix forward(std::size_t l, const row_matrix& w) override {
-      fq[l].zero_grad();
-      return fq[l].forward(w);
-    }
-    row_matrix backward(std::size_t l, const row_matrix& g) override { return fq[l].backward(g); }
-    void step(float lr) override {
-      for (auto& f : fq)
-        for (std::size_t c = 0; c < f.scale.size(); ++c) f.scale[c] -= lr * f.grad_scale[c];
-    }
-  } h;
   demo::mlp qnet = net;
-  for (const row_matrix& w : qnet.w) {
-    lowbit::learnable_fake_quantize<lowbit::int2, lowbit::symmetric, lowbit::per_channel> l(lowbit::per_channel(0));
-    l.init(q.qparams_from(lowbit::weight_search{}.choose<lowbit::int2, lowbit::symmetric>(w)));
-    h.fq.push_back(l);
-  }
+  demo::lsq_weight_hook<lowbit::int2> h(qnet);
   demo::train_options fine = opt;
   fine.epochs = 6;
   fine.learning_rate = 0.02f;
   demo::train(qnet, d.train_x, d.train_y, fine, &h);
   std::vector<row_matrix> qat;
   for (std::size_t l = 0; l < qnet.layers(); ++l) {
-    const lowbit::qparams p(h.fq[l].scale, std::vector<std::int32_t>(h.fq[l].scale.size(), 0));
+    const lowbit::qparams p(h.layers[l].scale, std::vector<std::int32_t>(h.layers[l].scale.size(), 0));
     qat.push_back(q.quantize(qnet.w[l], p).dequantize());
   }
   const double qat_acc = demo::accuracy(qnet.logits(test_x, &qat), test_y);

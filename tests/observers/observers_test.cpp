@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "lowbit/lowbit.hpp"
+#include "support/errors.hpp"
 #include "support/golden.hpp"
 #include "support/random.hpp"
 
@@ -115,14 +116,7 @@ TEST_P(observers_golden, agree_with_pytorch) {
 
 INSTANTIATE_TEST_SUITE_P(sequences, observers_golden, ::testing::Values("grow", "outliers", "relu", "single"));
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const lowbit::error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+using lowbit_test::error_of;
 
 template <class Observer>
 void nan_leaves_observer_unchanged(Observer obs) {

@@ -14,11 +14,7 @@
 
 #if LOWBIT_HAVE_X86_PATHS
 
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push  // GCC 12's false -Wuninitialized on _mm512_undefined_* (bug 105593)
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
+LOWBIT_AVX512_DIAGNOSTICS_BEGIN
 
 LOWBIT_NAMESPACE_BEGIN
 namespace kernels {
@@ -73,8 +69,6 @@ LOWBIT_TARGET_AVX512 void tile(const std::int16_t* a, index_t lda, const std::in
 }  // namespace kernels
 LOWBIT_NAMESPACE_END
 
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
+LOWBIT_AVX512_DIAGNOSTICS_END
 
 #endif  // LOWBIT_HAVE_X86_PATHS

@@ -16,11 +16,7 @@
 
 #if LOWBIT_HAVE_X86_PATHS
 
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push  // GCC 12's false -Wuninitialized on _mm512_undefined_* (bug 105593)
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
+LOWBIT_AVX512_DIAGNOSTICS_BEGIN
 
 LOWBIT_NAMESPACE_BEGIN
 namespace kernels {
@@ -64,8 +60,6 @@ LOWBIT_TARGET_AVX512VNNI void tile(const std::uint8_t* a, index_t lda, const std
 }  // namespace kernels
 LOWBIT_NAMESPACE_END
 
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
+LOWBIT_AVX512_DIAGNOSTICS_END
 
 #endif  // LOWBIT_HAVE_X86_PATHS

@@ -14,13 +14,7 @@
 
 #if LOWBIT_HAVE_X86_PATHS
 
-// GCC 12 reports its own _mm512_undefined_* placeholders (used inside _mm512_min_ps and others)
-// as uninitialized once they are inlined into target-attributed functions (GCC bug 105593).
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
+LOWBIT_AVX512_DIAGNOSTICS_BEGIN
 
 LOWBIT_NAMESPACE_BEGIN
 namespace kernels {
@@ -238,8 +232,6 @@ LOWBIT_TARGET_AVX512 inline bool minmax_vec(const float* LOWBIT_RESTRICT x, inde
 }  // namespace kernels
 LOWBIT_NAMESPACE_END
 
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
+LOWBIT_AVX512_DIAGNOSTICS_END
 
 #endif  // LOWBIT_HAVE_X86_PATHS

@@ -150,8 +150,9 @@ inline void rebin(float lo, float hi, const float* counts, index_t bins, float d
 }  // namespace detail
 
 template <class Granularity = per_tensor>
-class histogram_observer : public detail::observer_state<Granularity> {
-  using base = detail::observer_state<Granularity>;
+class histogram_observer : public detail::observer_state<histogram_observer<Granularity>, Granularity> {
+  using base = detail::observer_state<histogram_observer<Granularity>, Granularity>;
+  friend base;
 
  public:
   explicit histogram_observer(index_t bins = 2048, Granularity g = {}, index_t upsample_rate = 128)
@@ -161,14 +162,6 @@ class histogram_observer : public detail::observer_state<Granularity> {
   }
 
   index_t bins() const noexcept { return bins_; }
-
-  template <class Derived>
-  void observe(const Eigen::DenseBase<Derived>& x) {
-    observe_input(detail::make_input(x, this->axis()));
-  }
-  void observe(const float* data, const std::vector<index_t>& shape) {
-    observe_input(detail::make_input(data, shape, this->axis()));
-  }
 
   void reset() {
     this->reset_counts();
@@ -284,14 +277,10 @@ class histogram_observer : public detail::observer_state<Granularity> {
   enum class regrid { first, same, pytorch, rebin };
 
   void observe_input(const detail::float_input& in) {
-    if (in.view.size() == 0) return;
-    const granularity_desc g = this->desc(in);
-    const index_t slots = detail::slot_count(in.view, g);
-    this->check_slots(slots, in);
-    index_t infs = 0;
-    const std::string label = this->batch_label();
-    const range r = detail::observe_ranges(in, g, active_isa(), detail::nonfinite_mode::skip_inf,
-                                           &infs, label.c_str(), this->exec_);
+    granularity_desc g;
+    index_t slots = 0, infs = 0;
+    range r;
+    if (!this->batch_range(in, g, slots, r, infs)) return;
     const bool fresh = min_.empty();
     const auto old_min = [&](index_t s) { return fresh ? std::numeric_limits<float>::infinity() : min_[static_cast<std::size_t>(s)]; };
     const auto old_max = [&](index_t s) { return fresh ? -std::numeric_limits<float>::infinity() : max_[static_cast<std::size_t>(s)]; };

@@ -29,20 +29,13 @@
 LOWBIT_NAMESPACE_BEGIN
 
 template <class Granularity = per_tensor>
-class minmax_observer : public detail::observer_state<Granularity> {
-  using base = detail::observer_state<Granularity>;
+class minmax_observer : public detail::observer_state<minmax_observer<Granularity>, Granularity> {
+  using base = detail::observer_state<minmax_observer<Granularity>, Granularity>;
+  friend base;
 
  public:
   minmax_observer() = default;
   explicit minmax_observer(Granularity g) : base(g) {}
-
-  template <class Derived>
-  void observe(const Eigen::DenseBase<Derived>& x) {
-    observe_input(detail::make_input(x, this->axis()));
-  }
-  void observe(const float* data, const std::vector<index_t>& shape) {
-    observe_input(detail::make_input(data, shape, this->axis()));
-  }
 
   void reset() {
     this->reset_counts();
@@ -66,14 +59,10 @@ class minmax_observer : public detail::observer_state<Granularity> {
 
  private:
   void observe_input(const detail::float_input& in) {
-    if (in.view.size() == 0) return;  // empty batches are ignored, as in PyTorch
-    const granularity_desc g = this->desc(in);
-    const index_t slots = detail::slot_count(in.view, g);
-    this->check_slots(slots, in);
-    index_t infs = 0;
-    const std::string label = this->batch_label();
-    const range r = detail::observe_ranges(in, g, active_isa(), detail::nonfinite_mode::skip_inf,
-                                           &infs, label.c_str(), this->exec_);
+    granularity_desc g;
+    index_t slots = 0, infs = 0;
+    range r;
+    if (!this->batch_range(in, g, slots, r, infs)) return;
     if (this->slots_ < 0) {
       this->slots_ = slots;
       range_ = range(slots);
@@ -90,8 +79,10 @@ class minmax_observer : public detail::observer_state<Granularity> {
 };
 
 template <class Granularity = per_tensor>
-class moving_average_minmax_observer : public detail::observer_state<Granularity> {
-  using base = detail::observer_state<Granularity>;
+class moving_average_minmax_observer
+    : public detail::observer_state<moving_average_minmax_observer<Granularity>, Granularity> {
+  using base = detail::observer_state<moving_average_minmax_observer<Granularity>, Granularity>;
+  friend base;
 
  public:
   explicit moving_average_minmax_observer(float averaging_constant = 0.01f, Granularity g = {})
@@ -102,14 +93,6 @@ class moving_average_minmax_observer : public detail::observer_state<Granularity
   }
 
   float averaging_constant() const noexcept { return c_; }
-
-  template <class Derived>
-  void observe(const Eigen::DenseBase<Derived>& x) {
-    observe_input(detail::make_input(x, this->axis()));
-  }
-  void observe(const float* data, const std::vector<index_t>& shape) {
-    observe_input(detail::make_input(data, shape, this->axis()));
-  }
 
   void reset() {
     this->reset_counts();
@@ -151,14 +134,10 @@ class moving_average_minmax_observer : public detail::observer_state<Granularity
   }
 
   void observe_input(const detail::float_input& in) {
-    if (in.view.size() == 0) return;
-    const granularity_desc g = this->desc(in);
-    const index_t slots = detail::slot_count(in.view, g);
-    this->check_slots(slots, in);
-    index_t infs = 0;
-    const std::string label = this->batch_label();
-    const range r = detail::observe_ranges(in, g, active_isa(), detail::nonfinite_mode::skip_inf,
-                                           &infs, label.c_str(), this->exec_);
+    granularity_desc g;
+    index_t slots = 0, infs = 0;
+    range r;
+    if (!this->batch_range(in, g, slots, r, infs)) return;
     if (this->slots_ < 0) {
       this->slots_ = slots;
       range_ = range(slots);

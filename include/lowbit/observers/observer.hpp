@@ -34,7 +34,9 @@
 #include "lowbit/core/error.hpp"
 #include "lowbit/core/granularity.hpp"
 #include "lowbit/core/qparams.hpp"
+#include "lowbit/detail/elementwise.hpp"
 #include "lowbit/detail/runs.hpp"
+#include "lowbit/kernels/isa.hpp"
 #include "lowbit/parallel/thread_pool.hpp"
 
 LOWBIT_NAMESPACE_BEGIN
@@ -53,9 +55,10 @@ struct is_observer_impl<
                    decltype(range(std::declval<const T&>().observed_range())),
                    decltype(index_t(std::declval<const T&>().batches()))>> : std::true_type {};
 
-/// What every granularity-templated lowbit observer shares: the view of a batch around its axis,
-/// the slot count fixed by the first batch, batch and infinity counters, error messages.
-template <class Granularity>
+/// What every granularity-templated lowbit observer shares: the two observe() entry points, the
+/// view of a batch around its axis, the slot count fixed by the first batch, the batch's min / max,
+/// batch and infinity counters, error messages. Derived::observe_input(in) does the rest.
+template <class Derived, class Granularity>
 class observer_state {
   static_assert(std::is_same_v<Granularity, per_tensor> || std::is_same_v<Granularity, per_channel>,
                 "observers are per_tensor or per_channel(axis)");
@@ -63,6 +66,15 @@ class observer_state {
  public:
   observer_state() = default;
   explicit observer_state(Granularity g) : granularity_(g) {}
+
+  /// Observes one batch: any Eigen dense object, or a contiguous C-order buffer with its shape.
+  template <class D>
+  void observe(const Eigen::DenseBase<D>& x) {
+    static_cast<Derived*>(this)->observe_input(make_input(x, axis()));
+  }
+  void observe(const float* data, const std::vector<index_t>& shape) {
+    static_cast<Derived*>(this)->observe_input(make_input(data, shape, axis()));
+  }
 
   const Granularity& granularity() const noexcept { return granularity_; }
   index_t batches() const noexcept { return batches_; }
@@ -98,6 +110,19 @@ class observer_state {
   }
 
   std::string batch_label() const { return concat("observe (batch ", batches_, ")"); }
+
+  /// A batch's granularity, slot count and per-slot min / max (infinities left out and counted in
+  /// `infs`), after checking the slot count against earlier batches. The observer itself does not
+  /// change; an empty batch returns false (ignored, as PyTorch ignores it).
+  bool batch_range(const float_input& in, granularity_desc& g, index_t& slots, range& r, index_t& infs) const {
+    if (in.view.size() == 0) return false;
+    g = desc(in);
+    slots = slot_count(in.view, g);
+    check_slots(slots, in);
+    const std::string label = batch_label();
+    r = observe_ranges(in, g, active_isa(), nonfinite_mode::skip_inf, &infs, label.c_str(), exec_);
+    return true;
+  }
 
   void merge_counts(const observer_state& other, index_t other_slots) {
     if (slots_ >= 0 && other.slots_ >= 0 && other_slots != slots_)

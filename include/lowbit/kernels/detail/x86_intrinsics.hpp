@@ -14,3 +14,16 @@
 #include <immintrin.h>
 #endif
 #endif
+
+// GCC 12 reports its own _mm512_undefined_* placeholders (used inside _mm512_min_ps and others)
+// as uninitialized once they are inlined into target-attributed functions (GCC bug 105593). The
+// AVX-512 kernel headers wrap their code in these.
+#if defined(__GNUC__) && !defined(__clang__)
+#define LOWBIT_AVX512_DIAGNOSTICS_BEGIN                                                            \
+  _Pragma("GCC diagnostic push") _Pragma("GCC diagnostic ignored \"-Wuninitialized\"")             \
+      _Pragma("GCC diagnostic ignored \"-Wmaybe-uninitialized\"")
+#define LOWBIT_AVX512_DIAGNOSTICS_END _Pragma("GCC diagnostic pop")
+#else
+#define LOWBIT_AVX512_DIAGNOSTICS_BEGIN
+#define LOWBIT_AVX512_DIAGNOSTICS_END
+#endif
