@@ -38,6 +38,14 @@ struct per_group : detail::granularity_tag {
   per_group(int group_axis, index_t size) : axis(group_axis), group_size(size) {}
 };
 
+namespace detail {
+/// The axis a granularity works along, as written (negative counts from the end); 0 for
+/// per_tensor, which has none.
+constexpr int axis_of(per_tensor) noexcept { return 0; }
+constexpr int axis_of(const per_channel& g) noexcept { return g.axis; }
+constexpr int axis_of(const per_group& g) noexcept { return g.axis; }
+}  // namespace detail
+
 template <class T>
 inline constexpr bool is_granularity_v = std::is_base_of_v<detail::granularity_tag, T>;
 

@@ -102,13 +102,7 @@ class quantizer {
   }
 
  private:
-  int axis() const noexcept {
-    if constexpr (Granularity::kind == granularity_kind::tensor) {
-      return 0;
-    } else {
-      return granularity_.axis;
-    }
-  }
+  int axis() const noexcept { return detail::axis_of(granularity_); }
 
   granularity_desc desc(const detail::float_input& in) const {
     granularity_desc g(granularity_);

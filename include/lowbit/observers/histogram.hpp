@@ -277,10 +277,10 @@ class histogram_observer : public detail::observer_state<histogram_observer<Gran
   enum class regrid { first, same, pytorch, rebin };
 
   void observe_input(const detail::float_input& in) {
-    granularity_desc g;
-    index_t slots = 0, infs = 0;
-    range r;
-    if (!this->batch_range(in, g, slots, r, infs)) return;
+    const auto b = this->batch_range(in);
+    if (!b) return;
+    const index_t slots = b->slots;
+    const range& r = b->r;
     const bool fresh = min_.empty();
     const auto old_min = [&](index_t s) { return fresh ? std::numeric_limits<float>::infinity() : min_[static_cast<std::size_t>(s)]; };
     const auto old_max = [&](index_t s) { return fresh ? -std::numeric_limits<float>::infinity() : max_[static_cast<std::size_t>(s)]; };
@@ -309,19 +309,18 @@ class histogram_observer : public detail::observer_state<histogram_observer<Gran
         }
       }
     }
-    std::vector<std::uint32_t> batch = bin_batch(in, g, slots, lo, hi);
+    std::vector<std::uint32_t> batch = bin_batch(in, b->g, slots, lo, hi);
     // Nothing below can fail: commit.
     if (fresh) {
       min_.assign(static_cast<std::size_t>(slots), std::numeric_limits<float>::infinity());
       max_.assign(static_cast<std::size_t>(slots), -std::numeric_limits<float>::infinity());
       counts_.assign(static_cast<std::size_t>(slots * bins_), 0.0f);
-      this->slots_ = slots;
     }
     std::vector<float> incoming(static_cast<std::size_t>(bins_));
     for (index_t s = 0; s < slots; ++s) {
       if (r.min[s] > r.max[s]) continue;
-      const std::uint32_t* b = batch.data() + s * bins_;
-      for (index_t k = 0; k < bins_; ++k) incoming[static_cast<std::size_t>(k)] = static_cast<float>(b[k]);
+      const std::uint32_t* binned = batch.data() + s * bins_;
+      for (index_t k = 0; k < bins_; ++k) incoming[static_cast<std::size_t>(k)] = static_cast<float>(binned[k]);
       float& mn = min_[static_cast<std::size_t>(s)];
       float& mx = max_[static_cast<std::size_t>(s)];
       float* mine = slot_counts(s);
@@ -343,8 +342,7 @@ class histogram_observer : public detail::observer_state<histogram_observer<Gran
       mn = lo[static_cast<std::size_t>(s)];
       mx = hi[static_cast<std::size_t>(s)];
     }
-    this->infinities_ += infs;
-    ++this->batches_;
+    this->count_batch(*b);
   }
 
   index_t bins_ = 2048;

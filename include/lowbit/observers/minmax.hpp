@@ -59,20 +59,16 @@ class minmax_observer : public detail::observer_state<minmax_observer<Granularit
 
  private:
   void observe_input(const detail::float_input& in) {
-    granularity_desc g;
-    index_t slots = 0, infs = 0;
-    range r;
-    if (!this->batch_range(in, g, slots, r, infs)) return;
-    if (this->slots_ < 0) {
-      this->slots_ = slots;
-      range_ = range(slots);
-    }
+    const auto b = this->batch_range(in);
+    if (!b) return;
+    const index_t slots = b->slots;
+    const range& r = b->r;
+    if (range_.size() == 0) range_ = range(slots);
     for (index_t s = 0; s < slots; ++s) {
       range_.min[s] = std::min(range_.min[s], r.min[s]);
       range_.max[s] = std::max(range_.max[s], r.max[s]);
     }
-    this->infinities_ += infs;
-    ++this->batches_;
+    this->count_batch(*b);
   }
 
   range range_;
@@ -134,14 +130,11 @@ class moving_average_minmax_observer
   }
 
   void observe_input(const detail::float_input& in) {
-    granularity_desc g;
-    index_t slots = 0, infs = 0;
-    range r;
-    if (!this->batch_range(in, g, slots, r, infs)) return;
-    if (this->slots_ < 0) {
-      this->slots_ = slots;
-      range_ = range(slots);
-    }
+    const auto b = this->batch_range(in);
+    if (!b) return;
+    const index_t slots = b->slots;
+    const range& r = b->r;
+    if (range_.size() == 0) range_ = range(slots);
     constexpr float inf = std::numeric_limits<float>::infinity();
     for (index_t s = 0; s < slots; ++s) {
       if (r.min[s] == inf) continue;  // the slot had no finite value in this batch
@@ -153,8 +146,7 @@ class moving_average_minmax_observer
         range_.max[s] = update(range_.max[s], r.max[s]);
       }
     }
-    this->infinities_ += infs;
-    ++this->batches_;
+    this->count_batch(*b);
   }
 
   float c_ = 0.01f;

@@ -25,6 +25,7 @@
 #pragma once
 
 #include <Eigen/Core>
+#include <optional>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -87,13 +88,7 @@ class observer_state {
   const execution& execution_policy() const noexcept { return exec_; }
 
  protected:
-  int axis() const noexcept {
-    if constexpr (std::is_same_v<Granularity, per_channel>) {
-      return granularity_.axis;
-    } else {
-      return 0;
-    }
-  }
+  int axis() const noexcept { return axis_of(granularity_); }
 
   granularity_desc desc(const float_input& in) const {
     granularity_desc g(granularity_);
@@ -111,17 +106,33 @@ class observer_state {
 
   std::string batch_label() const { return concat("observe (batch ", batches_, ")"); }
 
-  /// A batch's granularity, slot count and per-slot min / max (infinities left out and counted in
-  /// `infs`), after checking the slot count against earlier batches. The observer itself does not
-  /// change; an empty batch returns false (ignored, as PyTorch ignores it).
-  bool batch_range(const float_input& in, granularity_desc& g, index_t& slots, range& r, index_t& infs) const {
-    if (in.view.size() == 0) return false;
-    g = desc(in);
-    slots = slot_count(in.view, g);
-    check_slots(slots, in);
+  /// What one batch contributes: its granularity, slot count, per-slot min / max (+Inf / -Inf for
+  /// a slot with no finite value) and the infinities left out of them.
+  struct batch_stats {
+    granularity_desc g;
+    index_t slots = 0;
+    range r;
+    index_t infinities = 0;
+  };
+
+  /// A batch's statistics, after checking its slot count against earlier batches; nothing for an
+  /// empty batch (ignored, as PyTorch ignores it). The observer itself does not change.
+  std::optional<batch_stats> batch_range(const float_input& in) const {
+    if (in.view.size() == 0) return std::nullopt;
+    batch_stats b;
+    b.g = desc(in);
+    b.slots = slot_count(in.view, b.g);
+    check_slots(b.slots, in);
     const std::string label = batch_label();
-    r = observe_ranges(in, g, active_isa(), nonfinite_mode::skip_inf, &infs, label.c_str(), exec_);
-    return true;
+    b.r = observe_ranges(in, b.g, active_isa(), nonfinite_mode::skip_inf, &b.infinities, label.c_str(), exec_);
+    return b;
+  }
+
+  /// Records a batch the observer has taken in: the first batch fixes the slot count.
+  void count_batch(const batch_stats& b) noexcept {
+    if (slots_ < 0) slots_ = b.slots;
+    infinities_ += b.infinities;
+    ++batches_;
   }
 
   void merge_counts(const observer_state& other, index_t other_slots) {

@@ -84,8 +84,7 @@ class learnable_fake_quantize {
     row_matrix dx(g.rows(), g.cols());
     const float factor = grad_scaling_ ? static_cast<float>(1.0 / std::sqrt(static_cast<double>(last_x_.size()) * Format::qmax))
                                        : 1.0f;
-    const int axis = std::is_same_v<Granularity, per_channel> ? channel_axis() : 0;
-    const detail::float_input in = detail::make_input(last_x_, axis);
+    const detail::float_input in = detail::make_input(last_x_, detail::axis_of(granularity_));
     granularity_desc gd(granularity_);
     gd.axis = in.axis;
     const auto qmin = static_cast<float>(Format::qmin), qmax = static_cast<float>(Format::qmax);
@@ -122,14 +121,6 @@ class learnable_fake_quantize {
   }
 
  private:
-  int channel_axis() const noexcept {
-    if constexpr (std::is_same_v<Granularity, per_channel>) {
-      return granularity_.axis;
-    } else {
-      return 0;
-    }
-  }
-
   static std::int32_t forward_zero_point(float z) noexcept {
     if (!Scheme::is_affine) return 0;
     const float r = std::min(std::max(std::nearbyint(z), static_cast<float>(Format::qmin)), static_cast<float>(Format::qmax));
