@@ -35,6 +35,17 @@ def batch(shape, lo, hi, kind="normal"):
     return x
 
 
+def observe_and_emit(key, obs, batches):
+    """Feeds the batches to a PyTorch observer and emits its min / max and qparams."""
+    for b in batches:
+        obs(b)
+    emit(f"{key}.min", obs.min_val)
+    emit(f"{key}.max", obs.max_val)
+    scale, zp = obs.calculate_qparams()
+    emit(f"{key}.scale", scale)
+    emit(f"{key}.zero_point", zp)
+
+
 SEQUENCES = {
     # name: list of (shape, lo, hi, kind)
     "grow": [((8, 64), -2, 2, "normal"), ((8, 64), -4, 4, "normal"), ((8, 64), -4, 12, "uniform"),
@@ -58,14 +69,8 @@ for name, spec in SEQUENCES.items():
             "histogram": HistogramObserver(dtype=dtype, qscheme=scheme),
         }
         for oname, obs in observers.items():
-            for b in batches:
-                obs(b)
             key = f"{name}.{label}.{oname}"
-            emit(f"{key}.min", obs.min_val)
-            emit(f"{key}.max", obs.max_val)
-            scale, zp = obs.calculate_qparams()
-            emit(f"{key}.scale", scale)
-            emit(f"{key}.zero_point", zp)
+            observe_and_emit(key, obs, batches)
             if oname == "histogram":
                 emit(f"{key}.histogram", obs.histogram)
                 new_min, new_max = obs._non_linear_param_search()
@@ -77,13 +82,6 @@ for name, spec in SEQUENCES.items():
             for oname, cls in (("perchannel", PerChannelMinMaxObserver),
                                ("movingperchannel", MovingAveragePerChannelMinMaxObserver)):
                 obs = cls(ch_axis=axis, dtype=dtype, qscheme=per_channel_scheme)
-                for b in batches:
-                    obs(b)
-                key = f"{name}.{label}.{oname}{axis}"
-                emit(f"{key}.min", obs.min_val)
-                emit(f"{key}.max", obs.max_val)
-                scale, zp = obs.calculate_qparams()
-                emit(f"{key}.scale", scale)
-                emit(f"{key}.zero_point", zp)
+                observe_and_emit(f"{name}.{label}.{oname}{axis}", obs, batches)
 
 golden.write("observers_golden.txt")

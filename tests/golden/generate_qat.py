@@ -45,39 +45,36 @@ for axis in (0, 1):
         emit(f"{key}.y", y)
         emit(f"{key}.dx", xr.grad)
 
-# _LearnableFakeQuantize's op: gradients for x, scale and a float zero point.
-for label, qmin, qmax, scale, zp in (("u8", 0, 255, 0.05, 2.7), ("s8", -128, 127, 0.04, 0.0),
-                                     ("s4", -8, 7, 0.3, -0.4)):
-    for scaled in (0, 1):
-        grad_factor = 1.0 / math.sqrt(x.numel() * qmax) if scaled else 1.0
-        xr = x.clone().requires_grad_(True)
-        s = torch.tensor([scale], requires_grad=True)
-        z = torch.tensor([zp], requires_grad=True)
-        y = torch._fake_quantize_learnable_per_tensor_affine(xr, s, z, qmin, qmax, grad_factor)
-        y.backward(dy)
-        key = f"lsq.{label}.scaled{scaled}"
-        emit(f"{key}.scale", s.detach())
-        emit(f"{key}.zero_point", z.detach())
-        emit(f"{key}.y", y)
-        emit(f"{key}.dx", xr.grad)
-        emit(f"{key}.dscale", s.grad)
-        emit(f"{key}.dzero_point", z.grad)
 
-scales = torch.rand(6) * 0.1 + 0.02
-zps = torch.tensor([0.0, 1.3, -0.6, 2.5, 0.2, -1.5])
-for scaled in (0, 1):
-    grad_factor = 1.0 / math.sqrt(x.numel() * 7) if scaled else 1.0
+def emit_lsq(key, op, s, z, grad_factor):
+    """Runs one learnable fake-quantize op on x (scale s, zero point z) and emits its outputs."""
     xr = x.clone().requires_grad_(True)
-    s = scales.clone().requires_grad_(True)
-    z = zps.clone().requires_grad_(True)
-    y = torch._fake_quantize_learnable_per_channel_affine(xr, s, z, 0, -8, 7, grad_factor)
+    s = s.clone().requires_grad_(True)
+    z = z.clone().requires_grad_(True)
+    y = op(xr, s, z, grad_factor)
     y.backward(dy)
-    key = f"lsq_channel.s4.scaled{scaled}"
     emit(f"{key}.scale", s.detach())
     emit(f"{key}.zero_point", z.detach())
     emit(f"{key}.y", y)
     emit(f"{key}.dx", xr.grad)
     emit(f"{key}.dscale", s.grad)
     emit(f"{key}.dzero_point", z.grad)
+
+
+# _LearnableFakeQuantize's op: gradients for x, scale and a float zero point.
+for label, qmin, qmax, scale, zp in (("u8", 0, 255, 0.05, 2.7), ("s8", -128, 127, 0.04, 0.0),
+                                     ("s4", -8, 7, 0.3, -0.4)):
+    for scaled in (0, 1):
+        emit_lsq(f"lsq.{label}.scaled{scaled}",
+                 lambda xr, s, z, f: torch._fake_quantize_learnable_per_tensor_affine(xr, s, z, qmin, qmax, f),
+                 torch.tensor([scale]), torch.tensor([zp]),
+                 1.0 / math.sqrt(x.numel() * qmax) if scaled else 1.0)
+
+scales = torch.rand(6) * 0.1 + 0.02
+zps = torch.tensor([0.0, 1.3, -0.6, 2.5, 0.2, -1.5])
+for scaled in (0, 1):
+    emit_lsq(f"lsq_channel.s4.scaled{scaled}",
+             lambda xr, s, z, f: torch._fake_quantize_learnable_per_channel_affine(xr, s, z, 0, -8, 7, f),
+             scales, zps, 1.0 / math.sqrt(x.numel() * 7) if scaled else 1.0)
 
 golden.write("qat_golden.txt")
