@@ -27,7 +27,7 @@
 #if LOWBIT_BENCH_ONEDNN
 #include <dnnl.hpp>
 #endif
-#if LOWBIT_BENCH_OPENBLAS
+#if LOWBIT_PEER_OPENBLAS
 #include <cblas.h>
 #endif
 #if LOWBIT_BENCH_OPENMP
@@ -239,7 +239,7 @@ void bm_eigen(benchmark::State& state, shape s, int threads) {
   set_counters(state, s, threads);
 }
 
-#if LOWBIT_BENCH_OPENBLAS
+#if LOWBIT_PEER_OPENBLAS
 void bm_openblas(benchmark::State& state, shape s, int threads) {
   openblas_set_num_threads(threads);
   std::vector<float> a(static_cast<std::size_t>(s.m * s.k), 0.5f), w(static_cast<std::size_t>(s.n * s.k), 0.25f),
@@ -361,7 +361,7 @@ int main(int argc, char** argv) {
 #if LOWBIT_BENCH_ONEDNN
       benchmark::RegisterBenchmark(("onednn" + suffix).c_str(), bm_onednn, s, t)->UseRealTime();
 #endif
-#if LOWBIT_BENCH_OPENBLAS
+#if LOWBIT_PEER_OPENBLAS
       benchmark::RegisterBenchmark(("openblas" + suffix).c_str(), bm_openblas, s, t)->UseRealTime();
 #endif
       benchmark::RegisterBenchmark(("eigen" + suffix).c_str(), bm_eigen, s, t)->UseRealTime();

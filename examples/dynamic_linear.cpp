@@ -8,7 +8,7 @@
 #include <random>
 #include <vector>
 
-#if LOWBIT_EXAMPLE_OPENBLAS
+#if LOWBIT_PEER_OPENBLAS
 #include <cblas.h>
 #endif
 
@@ -57,7 +57,7 @@ int main() {
   std::printf("  lowbit dynamic Linear %8.3f ms  %6.1f GOPS\n", t_q, gops / t_q);
   std::printf("  Eigen float           %8.3f ms  %6.1f GOPS  (lowbit %.2fx faster)\n", t_eigen,
               gops / t_eigen, t_eigen / t_q);
-#if LOWBIT_EXAMPLE_OPENBLAS
+#if LOWBIT_PEER_OPENBLAS
   openblas_set_num_threads(1);
   const double t_blas = median_ms([&] {
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, batch, out, in, 1.0f, x.data(), in, w.data(), in,
