@@ -123,17 +123,17 @@ struct peak_info {
   double gops = 0;
 };
 
-peak_info measure_peak(lowbit::isa path) {
+peak_info measure_peak(lowbit::kernel_path path) {
   peak_info p;
   double (*loop)(std::int64_t) = nullptr;
 #if LOWBIT_HAVE_X86_PATHS
-  if (path == lowbit::isa::avx2) {
+  if (path == lowbit::kernel_path::avx2) {
     loop = peak_avx2_loop;
     p.instruction = "vpmaddwd + vpaddd ymm";
-  } else if (path == lowbit::isa::avx512) {
+  } else if (path == lowbit::kernel_path::avx512) {
     loop = peak_avx512_loop;
     p.instruction = "vpmaddwd + vpaddd zmm";
-  } else if (path == lowbit::isa::avx512_vnni) {
+  } else if (path == lowbit::kernel_path::avx512vnni) {
     loop = peak_vnni_loop;
     p.instruction = "vpdpbusd zmm";
   }
@@ -182,38 +182,36 @@ void bm_lowbit(benchmark::State& state, shape s, int threads) {
   const std::vector<float> scales(static_cast<std::size_t>(s.n), 0.01f);
   const lowbit::packed_weights pw = lowbit::packed_weights::pack(w.data(), s.n, s.k, s.k, scales);
   std::vector<float> c(static_cast<std::size_t>(s.m * s.n));
-  lowbit::execution ex;
-  ex.threads = threads;
-  const lowbit::quantized_activations act(a.data(), s.m, s.k, s.k, 0, 0.02f);
+  const lowbit::context ctx = lowbit::context{}.with_threads(threads);
+  const lowbit::activations<lowbit::uint8> act(a.data(), s.m, s.k, s.k, {0.02f, 0});
   for (auto _ : state) {
-    lowbit::gemm(act, pw, lowbit::output_float{}, c.data(), s.n, ex);
+    lowbit::gemm(act, pw, lowbit::output_float{}, c.data(), s.n, ctx);
     benchmark::DoNotOptimize(c.data());
   }
   set_counters(state, s, threads);
-  state.SetLabel(lowbit::active_isa_name());
+  state.SetLabel(lowbit::active_path_name());
 }
 
 // The whole dynamic quantized Linear: float input -> per-row uint8 quantization -> GEMM -> float.
 void bm_dynamic_linear(benchmark::State& state, shape s, int threads) {
   const lowbit::row_matrix w = lowbit::row_matrix::Random(s.n, s.k) * 0.05f;
   const lowbit::row_matrix x = lowbit::row_matrix::Random(s.m, s.k);
-  const lowbit::dynamic_linear layer(w, std::vector<float>(static_cast<std::size_t>(s.n), 0.1f));
+  const lowbit::dynamic_linear<> layer(w, std::vector<float>(static_cast<std::size_t>(s.n), 0.1f));
   lowbit::row_matrix y(s.m, s.n);
-  lowbit::execution ex;
-  ex.threads = threads;
+  const lowbit::context ctx = lowbit::context{}.with_threads(threads);
   for (auto _ : state) {
-    layer.forward(x.data(), s.m, s.k, y.data(), s.n, ex);
+    layer.forward(x.data(), s.m, s.k, y.data(), s.n, {}, ctx);
     benchmark::DoNotOptimize(y.data());
   }
   set_counters(state, s, threads);
-  state.SetLabel(lowbit::active_isa_name());
+  state.SetLabel(lowbit::active_path_name());
 }
 
 void bm_pack(benchmark::State& state, shape s) {
   Eigen::MatrixXf w = Eigen::MatrixXf::Random(s.n, s.k);
   const lowbit::row_matrix wr = w;
   for (auto _ : state) {
-    auto p = lowbit::packed_weights::quantize(wr);
+    const lowbit::packed_weights p(lowbit::quantizer<lowbit::int8, lowbit::symmetric, lowbit::per_channel>().quantize(wr));
     benchmark::DoNotOptimize(p.panel(0));
   }
   state.counters["weights/s"] = benchmark::Counter(static_cast<double>(s.n * s.k) * static_cast<double>(state.iterations()),
@@ -312,7 +310,7 @@ class ratio_reporter : public benchmark::ConsoleReporter {
   void Finalize() override {
     ConsoleReporter::Finalize();
     std::printf("\nlowbit relative to the peers (GOPS ratio, > 1 means lowbit is faster); path %s\n",
-                lowbit::active_isa_name().c_str());
+                lowbit::active_path_name().c_str());
     std::printf("(dynamic = the whole dynamic quantized Linear, float in and out, against OpenBLAS sgemm)\n");
     std::printf("%-40s %9s %9s %7s %9s %7s %9s %7s %9s %7s\n", "threads/shape", "lowbit", "oneDNN", "ratio",
                 "OpenBLAS", "ratio", "Eigen", "ratio", "dynamic", "ratio");
@@ -350,8 +348,8 @@ class ratio_reporter : public benchmark::ConsoleReporter {
 
 int main(int argc, char** argv) {
   benchmark::Initialize(&argc, argv);
-  peak() = measure_peak(lowbit::active_isa());
-  std::printf("lowbit path %s; single-core peak of %s: %.1f GOPS\n", lowbit::active_isa_name().c_str(),
+  peak() = measure_peak(lowbit::active_path());
+  std::printf("lowbit path %s; single-core peak of %s: %.1f GOPS\n", lowbit::active_path_name().c_str(),
               peak().instruction, peak().gops);
   for (const shape& s : shapes()) {
     for (int t : {1, 2}) {

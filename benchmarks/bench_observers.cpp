@@ -29,15 +29,11 @@ const std::vector<float>& tensor() {
   return x;
 }
 
-lowbit::execution threads(int n) {
-  lowbit::execution ex;
-  ex.threads = n;
-  return ex;
-}
+lowbit::context threads(int n) { return lowbit::context{}.with_threads(n); }
 
 template <class Observer>
 void run_observer(benchmark::State& state, Observer obs) {
-  obs.set_execution(threads(static_cast<int>(state.range(0))));
+  obs.set_context(threads(static_cast<int>(state.range(0))));
   const std::vector<float>& x = tensor();
   for (auto _ : state) {
     obs.reset();
@@ -83,7 +79,7 @@ void bm_cal_l2(benchmark::State& s) { run_calibrator(s, lowbit::l2_search_calibr
 // Histogram observe + L2 calibration: what PyTorch's HistogramObserver forward + calculate_qparams do.
 void bm_histogram_observe_and_calibrate(benchmark::State& state) {
   lowbit::histogram_observer<> obs;
-  obs.set_execution(threads(static_cast<int>(state.range(0))));
+  obs.set_context(threads(static_cast<int>(state.range(0))));
   const lowbit::quantizer<lowbit::uint8, lowbit::affine> q;
   for (auto _ : state) {
     obs.reset();

@@ -20,7 +20,7 @@
 namespace {
 
 using lowbit::index_t;
-using lowbit::isa;
+using lowbit::kernel_path;
 
 const std::vector<index_t> sizes = {4 << 10, 256 << 10, 16 << 20};
 
@@ -84,7 +84,7 @@ void finish(benchmark::State& state, index_t n, double bytes_per_element) {
   const double bytes = bytes_per_element * static_cast<double>(n) * static_cast<double>(state.iterations());
   state.counters["GB/s"] = benchmark::Counter(bytes / 1e9, benchmark::Counter::kIsRate);
   state.counters["roof_GB/s"] = roofline()[n];
-  state.SetLabel(lowbit::isa_description(static_cast<isa>(state.range(1))));
+  state.SetLabel(lowbit::path_description(static_cast<kernel_path>(state.range(1))));
 }
 
 void bm_roofline(benchmark::State& state) {
@@ -104,7 +104,7 @@ void bm_roofline(benchmark::State& state) {
 template <class F>
 void bm_quantize(benchmark::State& state) {
   const index_t n = state.range(0);
-  const auto path = static_cast<isa>(state.range(1));
+  const auto path = static_cast<kernel_path>(state.range(1));
   const std::vector<float> x = make_input(n);
   std::vector<std::uint8_t> out(static_cast<std::size_t>(lowbit::packed_bytes<F>(n)));
   const float factor = 1.0f / 0.02f;
@@ -120,7 +120,7 @@ void bm_quantize(benchmark::State& state) {
 template <class F>
 void bm_dequantize(benchmark::State& state) {
   const index_t n = state.range(0);
-  const auto path = static_cast<isa>(state.range(1));
+  const auto path = static_cast<kernel_path>(state.range(1));
   std::vector<std::uint8_t> codes(static_cast<std::size_t>(lowbit::packed_bytes<F>(n)), 0x35);
   std::vector<float> out(static_cast<std::size_t>(n));
   for (auto _ : state) {
@@ -135,15 +135,15 @@ void bm_dequantize(benchmark::State& state) {
 // PerChannelMinMaxObserver with ch_axis = 0), through the public API.
 void bm_minmax_per_channel(benchmark::State& state) {
   const index_t n = state.range(0);
-  const auto path = static_cast<isa>(state.range(1));
+  const auto path = static_cast<kernel_path>(state.range(1));
   index_t rows = 1;
   while (rows * rows < n) rows *= 2;
   const index_t cols = n / rows;
   const std::vector<float> x = make_input(rows * cols);
-  lowbit::scoped_isa guard(path);
+  const lowbit::context ctx = lowbit::context{}.with_path(path).with_threads(1);
   lowbit::quantizer<lowbit::int8, lowbit::symmetric, lowbit::per_channel> q(lowbit::per_channel(0));
   for (auto _ : state) {
-    lowbit::range r = q.observe(x.data(), {rows, cols});
+    lowbit::range r = q.observe(x.data(), {rows, cols}, ctx);
     benchmark::DoNotOptimize(r.min.data());
   }
   finish(state, n, 4.0);
@@ -152,12 +152,12 @@ void bm_minmax_per_channel(benchmark::State& state) {
 // Whole-tensor quantize through the public API (min/max pass + quantize pass + allocation).
 void bm_quantizer_api(benchmark::State& state) {
   const index_t n = state.range(0);
-  const auto path = static_cast<isa>(state.range(1));
+  const auto path = static_cast<kernel_path>(state.range(1));
   const std::vector<float> x = make_input(n);
-  lowbit::scoped_isa guard(path);
+  const lowbit::context ctx = lowbit::context{}.with_path(path).with_threads(1);
   lowbit::quantizer<lowbit::int8, lowbit::symmetric> q;
   for (auto _ : state) {
-    auto t = q.quantize(x.data(), {n});
+    auto t = q.quantize(x.data(), {n}, ctx);
     benchmark::DoNotOptimize(t.data().data());
   }
   finish(state, n, 4.0 + 4.0 + 1.0);  // two reads of the floats, one write of the codes
@@ -172,8 +172,8 @@ int main(int argc, char** argv) {
     benchmark::RegisterBenchmark(("roofline/narrowing_copy/" + std::to_string(n)).c_str(), bm_roofline)
         ->Args({n});
   }
-  for (isa p : lowbit::supported_isas()) {
-    const std::string name = lowbit::isa_name(p);
+  for (kernel_path p : lowbit::supported_paths()) {
+    const std::string name = lowbit::path_name(p);
     for (index_t n : sizes) {
       const std::vector<std::int64_t> args = {n, static_cast<std::int64_t>(p)};
       benchmark::RegisterBenchmark(("quantize/int8/" + name).c_str(), bm_quantize<lowbit::int8>)->Args(args);

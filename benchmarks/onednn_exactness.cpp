@@ -34,7 +34,7 @@ int main() {
   s.wait();
 
   const auto packed = lowbit::packed_weights::pack(w.data(), n, k, k, {1.0f});
-  lowbit::gemm(lowbit::quantized_activations(a.data(), m, k, k), packed, lowbit::output_int32{}, ours.data(), n);
+  lowbit::gemm(lowbit::activations<lowbit::uint8>(a.data(), m, k, k, {1.f, 0}), packed, lowbit::output_int32{}, ours.data(), n);
 
   long wrong_dnnl = 0, wrong_ours = 0;
   long long worst = 0;
@@ -50,6 +50,6 @@ int main() {
   }
   std::printf("oneDNN %s (%s): %ld of %d sums wrong, largest error %lld\n", pd.impl_info_str(),
               dnnl_version()->cpu_runtime == DNNL_RUNTIME_OMP ? "OpenMP" : "other runtime", wrong_dnnl, m * n, worst);
-  std::printf("lowbit (%s): %ld of %d sums wrong\n", lowbit::active_isa_name().c_str(), wrong_ours, m * n);
+  std::printf("lowbit (%s): %ld of %d sums wrong\n", lowbit::active_path_name().c_str(), wrong_ours, m * n);
   return wrong_ours == 0 ? 0 : 1;
 }

@@ -24,8 +24,8 @@ template <class F, class S, class Calibrator>
 void row(const char* name, const lowbit::histogram_observer<>& observer, const Calibrator& calibrator,
          const lowbit::row_matrix& test) {
   const lowbit::quantizer<F, S> q;
-  const lowbit::range r = calibrator.template choose<F, S>(observer);
-  const lowbit::qparams p = q.qparams_from(r);
+  const lowbit::range r = calibrator.choose(q, observer);
+  const lowbit::qparams p = q.qparams_for(r);
   const lowbit::row_matrix back = q.quantize(test, p).dequantize();
   // The range the qparams actually represent.
   const float lo = static_cast<float>(F::qmin - p.zero_point[0]) * p.scale[0];

@@ -37,21 +37,21 @@ int main() {
   for (Eigen::Index i = 0; i < x.size(); ++i) x.data()[i] = normal(gen);
   std::vector<float> bias(out, 0.1f);
 
-  const lowbit::dynamic_linear layer(w, bias);  // int8 weights, per-channel scales
-  lowbit::execution one;
+  const lowbit::dynamic_linear<> layer(w, bias);  // int8 weights, per-channel scales; uint8 rows
+  lowbit::context one;
   one.threads = 1;
 
-  lowbit::row_matrix y = layer.forward(x, one);
+  lowbit::row_matrix y = layer.forward(x, {}, one);
   lowbit::row_matrix reference = x * w.transpose();
   reference.rowwise() += Eigen::Map<const Eigen::RowVectorXf>(bias.data(), out);
   const lowbit::error_stats e = lowbit::compare(reference, y);
   std::printf("dynamic int8 Linear %dx%d, batch %d, path %s, 1 thread\n", in, out, batch,
-              lowbit::active_isa_name().c_str());
+              lowbit::active_path_name().c_str());
   std::printf("  error vs float: SQNR %.1f dB, max |error| %.4f, cosine %.6f\n", e.sqnr_db, e.max_abs, e.cosine);
   std::printf("  weights: %lld bytes (float: %lld)\n", static_cast<long long>(layer.bytes()),
               static_cast<long long>(w.size() * 4));
 
-  const double t_q = median_ms([&] { layer.forward(x.data(), batch, in, y.data(), out, one); });
+  const double t_q = median_ms([&] { layer.forward(x.data(), batch, in, y.data(), out, {}, one); });
   const double t_eigen = median_ms([&] { reference.noalias() = x * w.transpose(); });
   const double gops = 2.0 * batch * in * out / 1e6;
   std::printf("  lowbit dynamic Linear %8.3f ms  %6.1f GOPS\n", t_q, gops / t_q);

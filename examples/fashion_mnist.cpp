@@ -157,10 +157,9 @@ demo::mlp qat(const demo::mlp& fp32, const demo::dataset& d, const std::string& 
 
 template <class Calibrator>
 struct static_model {
-  std::vector<lowbit::static_linear<lowbit::uint8>> layers;
+  std::vector<lowbit::static_linear<>> layers;
   std::vector<lowbit::qparams> inputs;
   double bytes = 0;
-  std::vector<std::vector<std::uint8_t>> scratch;
 
   static_model(const demo::mlp& m, const row_matrix& calibration) {
     using calib = lowbit::static_calibration<lowbit::quantizer<lowbit::uint8, lowbit::affine>,
@@ -179,56 +178,43 @@ struct static_model {
     for (std::size_t l = 0; l < m.layers(); ++l) {
       const lowbit::qparams& p = c.qparams("layer" + std::to_string(l));
       inputs.push_back(p);
-      std::vector<float> bias(m.b[l].data(), m.b[l].data() + m.b[l].size());
-      layers.emplace_back(m.w[l], bias, p.scale[0], p.zero_point[0]);
-      lowbit::quantizer<lowbit::int8, lowbit::symmetric, lowbit::per_channel> wq(lowbit::per_channel(0));
-      bytes += static_cast<double>(wq.quantize(m.w[l]).bytes());
+      layers.emplace_back(m.w[l], m.b[l], p);
+      bytes += static_cast<double>(layers.back().weights().payload_bytes());
     }
-    scratch.resize(m.layers());
   }
 
-  void forward(const row_matrix& x, row_matrix& out, const lowbit::execution& ex) {
-    const auto n = x.rows();
-    const auto q = layers[0].quantize_input(x);
-    const std::uint8_t* in = q.data().data();
-    for (std::size_t l = 0; l + 1 < layers.size(); ++l) {  // uint8 in, ReLU, uint8 out for the next layer
-      scratch[l].resize(static_cast<std::size_t>(n * layers[l].out_features()));
-      const auto stage = lowbit::output_float{}.relu().requantize<lowbit::uint8>(inputs[l + 1].scale[0], inputs[l + 1].zero_point[0]);
-      layers[l].forward(in, n, layers[l].in_features(), scratch[l].data(), layers[l].out_features(), stage, ex);
-      in = scratch[l].data();
+  void forward(const row_matrix& x, row_matrix& out, const lowbit::context& ctx) const {
+    // uint8 in, ReLU, uint8 out for the next layer: each layer's output is the next one's input.
+    auto h = layers[0].quantize_input(x, ctx);
+    for (std::size_t l = 0; l + 1 < layers.size(); ++l) {
+      const lowbit::qparams& next = inputs[l + 1];
+      h = layers[l].forward(h, lowbit::output_float{}.relu().requantize<lowbit::uint8>(next.scale[0], next.zero_point[0]), ctx);
     }
-    const auto& last = layers.back();
-    out.resize(n, last.out_features());
-    last.forward(in, n, last.in_features(), out.data(), last.out_features(), lowbit::output_float{}, ex);
+    out = layers.back().forward(h, {}, ctx);
   }
 };
 
 template <class Calibrator>
-result static_row(const char* name, const demo::mlp& m, const demo::dataset& d, const lowbit::execution& ex) {
+result static_row(const char* name, const demo::mlp& m, const demo::dataset& d, const lowbit::context& ctx) {
   static_model<Calibrator> s(m, d.train_x.topRows(2048));
-  const auto f = [&](const row_matrix& x, row_matrix& out) { s.forward(x, out, ex); };
+  const auto f = [&](const row_matrix& x, row_matrix& out) { s.forward(x, out, ctx); };
   return {name, accuracy_of(d.test_x, d.test_y, f), s.bytes, time_test_set(d.test_x, f)};
 }
 
-result dynamic_row(const char* name, const demo::mlp& m, const demo::dataset& d, lowbit::weight_scales scales,
-                   const lowbit::execution& ex) {
-  std::vector<lowbit::dynamic_linear> layers;
+template <class WeightQuantizer>
+result dynamic_row(const char* name, const demo::mlp& m, const demo::dataset& d, const lowbit::context& ctx) {
+  std::vector<lowbit::dynamic_linear<WeightQuantizer>> layers;
   double bytes = bias_bytes(m);
   for (std::size_t l = 0; l < m.layers(); ++l) {
-    std::vector<float> bias(m.b[l].data(), m.b[l].data() + m.b[l].size());
-    layers.emplace_back(m.w[l], bias, lowbit::activation_quant::per_row_affine, scales);
-    if (scales == lowbit::weight_scales::per_channel) {
-      bytes += static_cast<double>(lowbit::quantizer<lowbit::int8, lowbit::symmetric, lowbit::per_channel>(lowbit::per_channel(0)).quantize(m.w[l]).bytes());
-    } else {
-      bytes += static_cast<double>(lowbit::quantizer<lowbit::int8, lowbit::symmetric>().quantize(m.w[l]).bytes());
-    }
+    layers.emplace_back(m.w[l], m.b[l]);
+    bytes += static_cast<double>(layers.back().weights().payload_bytes());
   }
   const auto f = [&](const row_matrix& x, row_matrix& out) {
     row_matrix h = x;
     for (std::size_t l = 0; l < layers.size(); ++l) {
-      out.resize(h.rows(), layers[l].out_features());
-      layers[l].forward(h.data(), h.rows(), h.cols(), out.data(), out.cols(), ex);
-      if (l + 1 < layers.size()) h = out.cwiseMax(0.0f);
+      // ReLU fused into every layer but the last.
+      out = layers[l].forward(h, l + 1 < layers.size() ? lowbit::output_float{}.relu() : lowbit::output_float{}, ctx);
+      if (l + 1 < layers.size()) h.swap(out);
     }
   };
   return {name, accuracy_of(d.test_x, d.test_y, f), bytes, time_test_set(d.test_x, f)};
@@ -260,7 +246,7 @@ int main(int argc, char** argv) {
   const std::string cache = cache_dir(argv[0]);
   std::printf("Fashion-MNIST: %lld training and %lld test images; lowbit path %s\n",
               static_cast<long long>(d.train_x.rows()), static_cast<long long>(d.test_x.rows()),
-              lowbit::active_isa_name().c_str());
+              lowbit::active_path_name().c_str());
 
   demo::mlp fp32;
   const std::string model_path = cache + "/fashion_mnist_fp32.bin";
@@ -275,12 +261,12 @@ int main(int argc, char** argv) {
     fp32.save(model_path);
   }
 
-  lowbit::execution one;  // every row on one thread, like Eigen here
-  one.threads = 1;
+  const lowbit::context one = lowbit::context{}.with_threads(1);  // every row on one thread, like Eigen here
   std::vector<result> rows;
   rows.push_back(float_row("fp32 (Eigen)", fp32, fp32.w, 4.0 * static_cast<double>(fp32.parameters()), d));
-  rows.push_back(dynamic_row("int8 dynamic PTQ, per-tensor weights", fp32, d, lowbit::weight_scales::per_tensor, one));
-  rows.push_back(dynamic_row("int8 dynamic PTQ, per-channel weights", fp32, d, lowbit::weight_scales::per_channel, one));
+  rows.push_back(dynamic_row<lowbit::quantizer<lowbit::int8, lowbit::symmetric>>("int8 dynamic PTQ, per-tensor weights", fp32, d, one));
+  rows.push_back(dynamic_row<lowbit::quantizer<lowbit::int8, lowbit::symmetric, lowbit::per_channel>>(
+      "int8 dynamic PTQ, per-channel weights", fp32, d, one));
   rows.push_back(static_row<lowbit::minmax_calibrator>("int8 static PTQ, min/max", fp32, d, one));
   rows.push_back(static_row<lowbit::percentile_calibrator>("int8 static PTQ, percentile 99.99", fp32, d, one));
   rows.push_back(static_row<lowbit::entropy_calibrator>("int8 static PTQ, entropy", fp32, d, one));

@@ -28,7 +28,7 @@ int main() {
   for (int r = 0; r < 512; r += 97) w.row(r) *= 20.f;
 
   std::printf("lowbit %d.%d.%d, kernel path: %s\n", LOWBIT_VERSION_MAJOR, LOWBIT_VERSION_MINOR,
-              LOWBIT_VERSION_PATCH, lowbit::active_isa_name().c_str());
+              LOWBIT_VERSION_PATCH, lowbit::active_path_name().c_str());
   std::printf("float32 %dx%d: %lld bytes\n\n", 512, 1024, static_cast<long long>(w.size() * 4));
   std::printf("%-34s %11s %16s %17s\n", "quantizer", "SQNR", "size", "compression");
 

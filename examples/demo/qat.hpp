@@ -21,7 +21,7 @@ struct lsq_weight_hook : weight_hook {
     const lowbit::quantizer<F, lowbit::symmetric, lowbit::per_channel> q(lowbit::per_channel(0));
     for (const row_matrix& w : net.w) {
       fake_quant l(lowbit::per_channel(0), /*grad_scaling=*/true);
-      l.init(q.qparams_from(lowbit::weight_search{}.choose<F, lowbit::symmetric>(w)));
+      l.init(lowbit::calibrate(q, w, lowbit::weight_search{}));
       layers.push_back(std::move(l));
     }
   }

@@ -12,6 +12,10 @@
 // ---------------------------------------------------------------------------------------------
 // ABI namespace.
 //
+// (This is about the compiler flags of the translation unit, not about the kernel path lowbit runs:
+// the name reads "abi, version 0.1, compiled with these flags". Which kernels run is chosen at run
+// time, see runtime/path.hpp.)
+//
 // lowbit is header-only and part of its machine code depends on the instruction set the
 // translation unit is compiled for (the xsimd paths, and the run-time paths whose target
 // attributes add to the command-line flags). Two translation units of one program compiled with
@@ -71,7 +75,7 @@
 #define LOWBIT_DETAIL_CAT6_(a, b, c, d, e, f) a##b##c##d##e##f
 #define LOWBIT_DETAIL_CAT6(a, b, c, d, e, f) LOWBIT_DETAIL_CAT6_(a, b, c, d, e, f)
 #define LOWBIT_ABI_NAMESPACE \
-  LOWBIT_DETAIL_CAT6(v0_1_, LOWBIT_ABI_ISA, LOWBIT_ABI_FMA, LOWBIT_ABI_DQ, LOWBIT_ABI_VL, LOWBIT_ABI_CD)
+  LOWBIT_DETAIL_CAT6(abi_v0_1_cflags_, LOWBIT_ABI_ISA, LOWBIT_ABI_FMA, LOWBIT_ABI_DQ, LOWBIT_ABI_VL, LOWBIT_ABI_CD)
 
 #define LOWBIT_NAMESPACE_BEGIN                                                                     \
   namespace lowbit {                                                                               \
@@ -94,26 +98,29 @@
 #define LOWBIT_ARCH_AARCH64 0
 #endif
 
-// Run-time ISA paths need GCC/Clang target attributes. LOWBIT_EMULATE_X86_SIMD is a test-only
-// switch: the AVX-512 kernels are compiled against SIMDe's portable intrinsics so that their logic
-// can be checked on machines without AVX-512 (see tests/kernels/emulated_avx512_test.cpp).
+// Run-time kernel paths need GCC/Clang target attributes. LOWBIT_EMULATE_X86_SIMD is a test-only
+// switch: the x86 kernels are compiled against SIMDe's portable intrinsics so that their logic can
+// be checked on machines without those instruction sets (tests/CMakeLists.txt,
+// lowbit_kernels_emulated_tests).
 #if LOWBIT_ARCH_X86_64 && (defined(__GNUC__) || defined(__clang__))
 #define LOWBIT_HAVE_X86_PATHS 1
 #else
 #define LOWBIT_HAVE_X86_PATHS 0
 #endif
 #if LOWBIT_ARCH_AARCH64 && (defined(__GNUC__) || defined(__clang__)) && defined(__linux__)
-#define LOWBIT_HAVE_NEON_DOT_PATH 1
+#define LOWBIT_HAVE_NEONDOT_PATH 1
 #else
-#define LOWBIT_HAVE_NEON_DOT_PATH 0
+#define LOWBIT_HAVE_NEONDOT_PATH 0
 #endif
 
 #if defined(LOWBIT_EMULATE_X86_SIMD)
 #define LOWBIT_TARGET_AVX2
+#define LOWBIT_TARGET_AVXVNNI
 #define LOWBIT_TARGET_AVX512
 #define LOWBIT_TARGET_AVX512VNNI
 #else
 #define LOWBIT_TARGET_AVX2 __attribute__((target("avx2,fma,bmi2,f16c")))
+#define LOWBIT_TARGET_AVXVNNI __attribute__((target("avx2,fma,bmi2,f16c,avxvnni")))
 #define LOWBIT_TARGET_AVX512 __attribute__((target("avx2,fma,bmi2,f16c,avx512f,avx512bw,avx512dq,avx512vl")))
 #define LOWBIT_TARGET_AVX512VNNI                                                                   \
   __attribute__((target("avx2,fma,bmi2,f16c,avx512f,avx512bw,avx512dq,avx512vl,avx512vnni")))

@@ -28,7 +28,7 @@ row_matrix gaussian_with_outliers(lowbit_test::rng& g) {
 
 template <class F, class S, class C>
 float chosen_amax(const lowbit::histogram_observer<>& h, const C& c) {
-  const lowbit::range r = c.template choose<F, S>(h);
+  const lowbit::range r = c.choose(lowbit::quantizer<F, S>{}, h);
   return std::max(-r.min[0], r.max[0]);
 }
 
@@ -51,7 +51,7 @@ TEST(calibrators, clip_outliers_of_a_gaussian) {
   const row_matrix body = g.normal_matrix(64, 256);
   lowbit::quantizer<F, S> q;
   const auto sqnr = [&](float amax) {
-    return lowbit::sqnr_db(body, q.quantize(body, q.qparams_from(lowbit::range({-amax}, {amax}))).dequantize());
+    return lowbit::sqnr_db(body, q.quantize(body, q.qparams_for(lowbit::range({-amax}, {amax}))).dequantize());
   };
   EXPECT_GT(sqnr(entropy), sqnr(35.f) + 6.0);
 }
@@ -77,11 +77,11 @@ TEST(calibrators, work_for_every_format_and_scheme) {
     using S = decltype(sch);
     SCOPED_TRACE(std::string(F::name) + " " + S::name);
     lowbit::quantizer<F, S> q;
-    const auto data_mse = [&](const lowbit::range& r) { return lowbit::mse(x, q.quantize(x, q.qparams_from(r)).dequantize()); };
+    const auto data_mse = [&](const lowbit::range& r) { return lowbit::mse(x, q.quantize(x, q.qparams_for(r)).dequantize()); };
     const double full = data_mse(lowbit::range({x.minCoeff()}, {x.maxCoeff()}));
     const auto chosen = [&](const auto& calibrator) {
-      const lowbit::range r = calibrator.template choose<F, S>(h);
-      EXPECT_NO_THROW((lowbit::validate_qparams<F, S>(q.qparams_from(r), 1)));
+      const lowbit::range r = calibrator.choose(q, h);
+      EXPECT_NO_THROW((lowbit::detail::check_qparams<F, S>(q.qparams_for(r), 1, "test")));
       EXPECT_GE(r.max[0], 0.5f);  // the Gaussian body is never clipped to nothing
       EXPECT_LE(r.max[0], 35.f);
       EXPECT_GE(r.min[0], -35.f);
@@ -113,7 +113,7 @@ TEST(calibrators, affine_mse_clips_a_one_sided_outlier_only_on_its_side) {
   x(5, 5) = 8.f;
   lowbit::histogram_observer<> h;
   h.observe(x);
-  const lowbit::range r = lowbit::mse_calibrator{}.choose<lowbit::uint8, lowbit::affine>(h);
+  const lowbit::range r = lowbit::mse_calibrator{}.choose(lowbit::quantizer<lowbit::uint8, lowbit::affine>{}, h);
   EXPECT_LT(r.max[0], 4.f);
   EXPECT_LT(r.min[0], -1.9f);
 }
@@ -184,14 +184,14 @@ TEST(calibrators, percentile_matches_sorted_data) {
   for (double p : {99.0, 99.9, 99.99}) {
     const auto idx = static_cast<std::size_t>(std::ceil(p / 100.0 * static_cast<double>(a.size()))) - 1;
     const float want = a[idx];
-    const float got = lowbit::percentile_calibrator(p).choose<lowbit::int8, lowbit::symmetric>(h).max[0];
+    const float got = lowbit::percentile_calibrator(p).choose(lowbit::quantizer<lowbit::int8, lowbit::symmetric>{}, h).max[0];
     const float bin = std::max(-x.minCoeff(), x.maxCoeff()) / 2048.f;
     EXPECT_NEAR(got, want, 2 * bin) << p;
   }
   EXPECT_THROW(lowbit::percentile_calibrator(0.0), lowbit::error);
   EXPECT_THROW(lowbit::percentile_calibrator(100.5), lowbit::error);
   // p = 100 keeps everything.
-  const lowbit::range all = lowbit::percentile_calibrator(100.0).choose<lowbit::uint8, lowbit::affine>(h);
+  const lowbit::range all = lowbit::percentile_calibrator(100.0).choose(lowbit::quantizer<lowbit::uint8, lowbit::affine>{}, h);
   EXPECT_EQ(all.min[0], x.minCoeff());
   EXPECT_EQ(all.max[0], x.maxCoeff());
 }
@@ -206,12 +206,18 @@ TEST(calibrators, mse_choice_is_near_the_best_on_the_raw_data) {
   using S = lowbit::symmetric;
   lowbit::quantizer<F, S> q;
   const auto raw_mse = [&](float amax) {
-    return lowbit::mse(x, q.quantize(x, q.qparams_from(lowbit::range({-amax}, {amax}))).dequantize());
+    return lowbit::mse(x, q.quantize(x, q.qparams_for(lowbit::range({-amax}, {amax}))).dequantize());
   };
   double best = std::numeric_limits<double>::infinity();
   for (float a = 0.5f; a <= 25.f; a += 0.05f) best = std::min(best, raw_mse(a));
-  const float chosen = lowbit::mse_calibrator{}.choose<F, S>(h).max[0];
+  const float chosen = lowbit::mse_calibrator{}.choose(lowbit::quantizer<F, S>{}, h).max[0];
   EXPECT_LE(raw_mse(chosen), best * 1.05);
+}
+
+lowbit::range searched(const lowbit::quantizer<lowbit::int4, lowbit::symmetric, lowbit::per_channel>& q, const row_matrix& w) {
+  lowbit::tensor_observer<lowbit::per_channel> o(q.granularity());
+  o.observe(w);
+  return lowbit::weight_search{}.choose(q, o);
 }
 
 TEST(weight_search, picks_the_least_error_shrink_per_channel) {
@@ -220,8 +226,8 @@ TEST(weight_search, picks_the_least_error_shrink_per_channel) {
   w(2, 17) = 1.0f;  // an outlier weight in channel 2
   using F = lowbit::int4;
   using S = lowbit::symmetric;
-  const lowbit::range r = lowbit::weight_search{}.choose<F, S>(w);
   lowbit::quantizer<F, S, lowbit::per_channel> q(lowbit::per_channel(0));
+  const lowbit::range r = searched(q, w);
   for (index_t c = 0; c < 6; ++c) {
     // Independent: every candidate p evaluated directly with the quantizer on this channel.
     const row_matrix row = w.row(c);
@@ -231,7 +237,7 @@ TEST(weight_search, picks_the_least_error_shrink_per_channel) {
     float best_p = 1;
     for (int i = 0; i < 80; ++i) {
       const float p = 1.0f - static_cast<float>(i) / 100.0f;
-      const auto t = qt.quantize(row, qt.qparams_from(lowbit::range({-p * m}, {p * m})));
+      const auto t = qt.quantize(row, qt.qparams_for(lowbit::range({-p * m}, {p * m})));
       const row_matrix d = t.dequantize() - row;
       double err = 0;
       for (index_t k = 0; k < d.size(); ++k) err += std::pow(std::fabs(static_cast<double>(d.data()[k])), 2.4);
@@ -243,11 +249,127 @@ TEST(weight_search, picks_the_least_error_shrink_per_channel) {
     EXPECT_FLOAT_EQ(r.max[static_cast<std::size_t>(c)], best_p * m) << "channel " << c;
   }
   EXPECT_LT(r.max[2], 1.0f);  // the outlier channel shrinks
-  const lowbit::range ra = lowbit::weight_search{}.choose<lowbit::uint4, lowbit::affine>(w);
+  lowbit::quantizer<lowbit::uint4, lowbit::affine, lowbit::per_channel> qa(lowbit::per_channel(0));
+  lowbit::tensor_observer<lowbit::per_channel> oa(qa.granularity());
+  oa.observe(w);
+  const lowbit::range ra = lowbit::weight_search{}.choose(qa, oa);
   EXPECT_LE(ra.max[2], 1.0f);
+  // The calibrator contract: usable in calibrate() and calibration<> like any other, and on one
+  // tensor in one call.
+  EXPECT_EQ(lowbit::calibrate(qa, oa, lowbit::weight_search{}), qa.qparams_for(ra));
+  EXPECT_EQ(lowbit::calibrate(qa, w, lowbit::weight_search{}), qa.qparams_for(ra));
+  lowbit::calibration<decltype(qa), lowbit::tensor_observer<lowbit::per_channel>, lowbit::weight_search> cal(
+      qa, lowbit::tensor_observer<lowbit::per_channel>(qa.granularity()));
+  cal.observe(w);
+  EXPECT_EQ(cal.qparams(), qa.qparams_for(ra));
+  // A NaN weight is an error naming it; an infinite one is left out of the search (observers
+  // drop infinities) and counted, and quantizing the weights then reports it.
   row_matrix bad = w;
+  bad(1, 1) = std::numeric_limits<float>::quiet_NaN();
+  EXPECT_THROW(searched(q, bad), lowbit::error);
   bad(1, 1) = std::numeric_limits<float>::infinity();
-  EXPECT_THROW((lowbit::weight_search{}.choose<F, S>(bad)), lowbit::error);
+  lowbit::tensor_observer<lowbit::per_channel> oi(q.granularity());
+  oi.observe(bad);
+  EXPECT_EQ(oi.infinities(), 1);
+  EXPECT_THROW((void)q.quantize(bad, lowbit::calibrate(q, oi, lowbit::weight_search{})), lowbit::error);
+}
+
+TEST(weight_search, works_per_group_with_a_short_last_group_and_per_tensor) {
+  lowbit_test::rng g(80);
+  const row_matrix w = g.normal_matrix(4, 70, 0.1f);
+  lowbit::quantizer<lowbit::int4, lowbit::symmetric, lowbit::per_group> q(lowbit::per_group(1, 32));
+  lowbit::tensor_observer<lowbit::per_group> o(q.granularity());
+  o.observe(w);
+  const lowbit::range r = lowbit::weight_search{}.choose(q, o);
+  ASSERT_EQ(r.size(), 4 * 3);
+  EXPECT_EQ(o.count(2), 6);  // row 0, the short last group: columns 64 .. 69
+  // Each group's choice equals a per-tensor search over that group's values alone.
+  for (index_t row = 0; row < 4; ++row) {
+    for (index_t gi = 0; gi < 3; ++gi) {
+      const index_t c0 = gi * 32, n = std::min<index_t>(32, 70 - c0);
+      const row_matrix part = w.block(row, c0, 1, n);
+      lowbit::quantizer<lowbit::int4, lowbit::symmetric> qt;
+      lowbit::tensor_observer<> ot;
+      ot.observe(part);
+      const lowbit::range rt = lowbit::weight_search{}.choose(qt, ot);
+      EXPECT_EQ(r.max[static_cast<std::size_t>(row * 3 + gi)], rt.max[0]) << row << " " << gi;
+    }
+  }
+  // The search never does worse than the plain min/max range on the data it searched.
+  const auto err = [&](const lowbit::qparams& p) { return lowbit::mse(w, q.quantize(w, p).dequantize()); };
+  EXPECT_LE(err(q.qparams_for(r)), err(q.qparams_for(o.observed_range())));
+}
+
+// Issue 13, finding 3: the affine MSE search rejected strictly positive or negative data
+// (sigmoid, softmax outputs) with "range [1, 0.99] has min > max", and static calibration with it.
+// Every calibrator now returns a valid range for one-sided and constant data.
+template <class Q>
+void check_valid_ranges(const row_matrix& x, const Q& q) {
+  lowbit::histogram_observer<> h;
+  h.observe(x);
+  const auto check = [&](const auto& calibrator, const char* name) {
+    const lowbit::range r = calibrator.choose(q, h);
+    ASSERT_EQ(r.size(), 1);
+    EXPECT_LE(r.min[0], r.max[0]) << name;
+    lowbit::qparams p;
+    EXPECT_NO_THROW(p = q.qparams_for(r)) << name;
+    const double err = lowbit::max_abs_error(x, q.quantize(x, p).dequantize());
+    EXPECT_TRUE(std::isfinite(err)) << name;
+  };
+  check(lowbit::minmax_calibrator{}, "minmax");
+  check(lowbit::percentile_calibrator{}, "percentile");
+  check(lowbit::entropy_calibrator{}, "entropy");
+  check(lowbit::mse_calibrator{}, "mse");
+  check(lowbit::l2_search_calibrator{}, "l2_search");
+}
+
+TEST(calibrators, one_sided_and_constant_data_give_valid_ranges) {
+  lowbit_test::rng g(81);
+  const row_matrix cases[] = {g.uniform_matrix(64, 64, 1.f, 2.f), g.uniform_matrix(64, 64, -2.f, -1.f),
+                              row_matrix::Constant(8, 8, 0.5f), row_matrix::Constant(8, 8, -3.f),
+                              row_matrix::Zero(8, 8), g.uniform_matrix(64, 64, 0.f, 1e-3f)};
+  for (const row_matrix& x : cases) {
+    SCOPED_TRACE(std::to_string(x.minCoeff()) + " .. " + std::to_string(x.maxCoeff()));
+    check_valid_ranges(x, lowbit::quantizer<lowbit::uint8, lowbit::affine>{});
+    check_valid_ranges(x, lowbit::quantizer<lowbit::int8, lowbit::symmetric>{});
+    check_valid_ranges(x, lowbit::quantizer<lowbit::int4, lowbit::affine>{});
+    check_valid_ranges(x, lowbit::quantizer<lowbit::uint2, lowbit::affine>{});
+  }
+  // The reported reproduction: uniform [1, 2] through static calibration with MSE.
+  lowbit::static_calibration<lowbit::quantizer<lowbit::uint8, lowbit::affine>, lowbit::histogram_observer<>,
+                             lowbit::mse_calibrator>
+      sc;
+  sc.add("sigmoid");
+  sc.observe("sigmoid", g.uniform_matrix(32, 32, 1.f, 2.f));
+  EXPECT_NO_THROW(sc.freeze());
+  EXPECT_GT(sc.qparams("sigmoid").scale[0] * 255.f, 1.5f);  // [0, ~2]: zero is always in the range
+}
+
+TEST(calibrators, calibrate_one_tensor_with_the_calibrators_own_observer) {
+  lowbit_test::rng g(82);
+  const row_matrix x = gaussian_with_outliers(g);
+  const lowbit::quantizer<lowbit::int8, lowbit::symmetric> q;
+  lowbit::histogram_observer<> h;
+  h.observe(x);
+  EXPECT_EQ(lowbit::calibrate(q, x, lowbit::entropy_calibrator{}), lowbit::calibrate(q, h, lowbit::entropy_calibrator{}));
+  lowbit::minmax_observer<> m;
+  m.observe(x);
+  EXPECT_EQ(lowbit::calibrate(q, x, lowbit::minmax_calibrator{}), lowbit::calibrate(q, m, lowbit::minmax_calibrator{}));
+}
+
+TEST(calibrators, histogram_from_elsewhere_through_a_view) {
+  // Counts and range from another tool: no observer needed.
+  std::vector<float> counts(256, 0.f);
+  for (int b = 0; b < 256; ++b) counts[static_cast<std::size_t>(b)] = static_cast<float>(1000 * std::exp(-0.001 * (b - 128) * (b - 128)));
+  counts[255] = 1.f;  // a rare outlier bin
+  const lowbit::histogram_view h{-4.f, 4.f, counts.data(), 256};
+  const lowbit::quantizer<lowbit::int8, lowbit::symmetric> q;
+  const auto [lo, hi] = lowbit::percentile_calibrator(99.9).choose_range(q, h);
+  EXPECT_LT(hi, 4.f);
+  EXPECT_EQ(lo, -hi);
+  const auto [elo, ehi] = lowbit::entropy_calibrator{}.choose_range(q, h);
+  EXPECT_LE(elo, ehi);
+  EXPECT_GT(ehi, 0.f);
 }
 
 TEST(calibration, composes_quantizer_observer_and_calibrator) {

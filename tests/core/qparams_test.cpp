@@ -1,10 +1,11 @@
-// PyTorch's qparam formulas, written out independently here for a few hand-checked cases.
+// core/qparams.hpp: PyTorch's qparam formulas, written out independently here for a few hand-checked cases; the one scale check.
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <limits>
 
 #include "lowbit/lowbit.hpp"
+#include "support/errors.hpp"
 
 namespace {
 
@@ -12,7 +13,7 @@ template <class F, class S>
 std::pair<float, int> qp(float mn, float mx) {
   float s = 0;
   std::int32_t z = 0;
-  lowbit::compute_qparam<F, S>(mn, mx, s, z);
+  lowbit::detail::qparam_from_range<F, S>(mn, mx, s, z);
   return {s, z};
 }
 
@@ -78,40 +79,82 @@ TEST(qparams, bad_ranges_are_errors) {
   const float nan = std::numeric_limits<float>::quiet_NaN();
   float s = 0;
   std::int32_t z = 0;
-  EXPECT_THROW((lowbit::compute_qparam<lowbit::int8, lowbit::affine>(nan, 1.f, s, z)), lowbit::error);
-  EXPECT_THROW((lowbit::compute_qparam<lowbit::int8, lowbit::affine>(0.f, inf, s, z)), lowbit::error);
-  EXPECT_THROW((lowbit::compute_qparam<lowbit::int8, lowbit::affine>(2.f, 1.f, s, z)), lowbit::error);
-  EXPECT_THROW((lowbit::compute_qparam<lowbit::int8, lowbit::affine>(-3e38f, 3e38f, s, z)), lowbit::error);
-  EXPECT_NO_THROW((lowbit::compute_qparam<lowbit::int8, lowbit::symmetric>(-3e38f, 3e38f, s, z)));
+  EXPECT_THROW((lowbit::detail::qparam_from_range<lowbit::int8, lowbit::affine>(nan, 1.f, s, z)), lowbit::error);
+  EXPECT_THROW((lowbit::detail::qparam_from_range<lowbit::int8, lowbit::affine>(0.f, inf, s, z)), lowbit::error);
+  EXPECT_THROW((lowbit::detail::qparam_from_range<lowbit::int8, lowbit::affine>(2.f, 1.f, s, z)), lowbit::error);
+  EXPECT_THROW((lowbit::detail::qparam_from_range<lowbit::int8, lowbit::affine>(-3e38f, 3e38f, s, z)), lowbit::error);
+  EXPECT_NO_THROW((lowbit::detail::qparam_from_range<lowbit::int8, lowbit::symmetric>(-3e38f, 3e38f, s, z)));
   EXPECT_TRUE(std::isfinite(s));
 }
 
-TEST(qparams, from_range_checks_lengths) {
+TEST(qparams, from_range_checks_lengths_and_names_the_slot) {
   lowbit::range r({0.f, -1.f}, {1.f});
-  EXPECT_THROW((lowbit::qparams_from_range<lowbit::int8, lowbit::affine>(r)), lowbit::error);
+  EXPECT_THROW((lowbit::quantizer<lowbit::int8, lowbit::affine>().qparams_for(r)), lowbit::error);
+  const lowbit::range bad({0.f, 2.f}, {1.f, 1.f});
+  const std::string msg = lowbit_test::error_of([&] { (void)lowbit::quantizer<lowbit::int8, lowbit::affine>().qparams_for(bad); });
+  EXPECT_TRUE(lowbit_test::contains(msg, "slot 1")) << msg;
+}
+
+// Issue 13, finding 7: near FLT_MAX the symmetric grid's extreme code times the scale overflowed,
+// so -FLT_MAX dequantized to -Inf. The scale is now lowered to the largest whose grid is finite.
+TEST(qparams, grids_near_flt_max_stay_finite) {
+  constexpr float big = std::numeric_limits<float>::max();
+  const auto check = [](auto format, auto scheme, float mn, float mx) {
+    using F = decltype(format);
+    using S = decltype(scheme);
+    const auto [s, z] = qp<F, S>(mn, mx);
+    EXPECT_TRUE(std::isfinite(static_cast<float>(F::qmin - z) * s)) << F::name << " " << S::name;
+    EXPECT_TRUE(std::isfinite(static_cast<float>(F::qmax - z) * s)) << F::name << " " << S::name;
+  };
+  check(lowbit::int8{}, lowbit::symmetric{}, -big, big);
+  check(lowbit::int4{}, lowbit::symmetric{}, -big, big);
+  check(lowbit::int2{}, lowbit::symmetric{}, -big, big);
+  check(lowbit::uint8{}, lowbit::symmetric{}, -big, big);
+  check(lowbit::uint8{}, lowbit::affine{}, 0.f, big);
+  check(lowbit::int8{}, lowbit::affine{}, -big, 0.f);
+  check(lowbit::int2{}, lowbit::affine{}, -big / 2, big / 2);
+  // End to end: +-FLT_MAX survive quantize / dequantize as finite values of the right sign.
+  Eigen::RowVector4f x(-big, -1.f, 1.f, big);
+  const auto back = lowbit::quantizer<lowbit::int8, lowbit::symmetric>().quantize(x).dequantize();
+  EXPECT_TRUE(back.allFinite());
+  EXPECT_LT(back(0, 0), -0.99f * big);
+  EXPECT_GT(back(0, 3), 0.99f * big);
+  // Ranges PyTorch handles are untouched (bit-exact goldens elsewhere): a typical one here.
+  EXPECT_EQ((qp<lowbit::int8, lowbit::symmetric>(-3.f, 2.f).first), 3.f / 127.5f);
 }
 
 TEST(qparams, validation) {
   using F = lowbit::int8;
+  using lowbit::detail::check_qparams;
   lowbit::qparams ok({0.5f, 0.25f}, {0, 3});
-  EXPECT_NO_THROW((lowbit::validate_qparams<F, lowbit::affine>(ok, 2)));
-  EXPECT_THROW((lowbit::validate_qparams<F, lowbit::affine>(ok, 3)), lowbit::error);
-  EXPECT_THROW((lowbit::validate_qparams<F, lowbit::symmetric>(ok, 2)), lowbit::error);  // zp 3
+  EXPECT_NO_THROW((check_qparams<F, lowbit::affine>(ok, 2, "test")));
+  EXPECT_THROW((check_qparams<F, lowbit::affine>(ok, 3, "test")), lowbit::error);
+  EXPECT_THROW((check_qparams<F, lowbit::symmetric>(ok, 2, "test")), lowbit::error);  // zp 3
   for (float bad : {0.f, -1.f, std::numeric_limits<float>::quiet_NaN(),
                     std::numeric_limits<float>::infinity(), std::numeric_limits<float>::denorm_min(),
                     1e-40f}) {
     lowbit::qparams p({bad}, {0});
-    EXPECT_THROW((lowbit::validate_qparams<F, lowbit::affine>(p, 1)), lowbit::error) << bad;
+    EXPECT_THROW((check_qparams<F, lowbit::affine>(p, 1, "test")), lowbit::error) << bad;
   }
   lowbit::qparams zp_out({1.f}, {128});
-  EXPECT_THROW((lowbit::validate_qparams<F, lowbit::affine>(zp_out, 1)), lowbit::error);
+  EXPECT_THROW((check_qparams<F, lowbit::affine>(zp_out, 1, "test")), lowbit::error);
   lowbit::qparams short_zp({1.f, 1.f}, {0});
-  EXPECT_THROW((lowbit::validate_qparams<F, lowbit::affine>(short_zp, 2)), lowbit::error);
-  try {
-    lowbit::validate_qparams<F, lowbit::affine>(lowbit::qparams({1.f, 0.f}, {0, 0}), 2, "weights");
-  } catch (const lowbit::error& e) {
-    EXPECT_NE(std::string(e.what()).find("weights: scale[1] = 0"), std::string::npos) << e.what();
-  }
+  EXPECT_THROW((check_qparams<F, lowbit::affine>(short_zp, 2, "test")), lowbit::error);
+  const std::string zero = lowbit_test::error_of(
+      [] { check_qparams<F, lowbit::affine>(lowbit::qparams({1.f, 0.f}, {0, 0}), 2, "weights"); });
+  EXPECT_TRUE(lowbit_test::contains(zero, "weights: scale[1] = 0")) << zero;
+}
+
+// The newcomer's report: a subnormal scale was rejected without saying what to do.
+TEST(qparams, subnormal_scale_message_says_what_to_do) {
+  const std::string msg = lowbit_test::error_of([] { lowbit::detail::check_scale(1e-40f, "quantize", 0); });
+  EXPECT_TRUE(lowbit_test::contains(msg, "subnormal")) << msg;
+  EXPECT_TRUE(lowbit_test::contains(msg, "at least FLT_MIN")) << msg;
+  // The quantizer's entry point reports it the same way.
+  Eigen::RowVector2f x(1.f, 2.f);
+  const std::string q = lowbit_test::error_of(
+      [&] { (void)lowbit::quantizer<lowbit::int8>().quantize(x, lowbit::qparams(1e-40f, 0)); });
+  EXPECT_TRUE(lowbit_test::contains(q, "at least FLT_MIN")) << q;
 }
 
 }  // namespace

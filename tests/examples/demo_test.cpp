@@ -122,8 +122,9 @@ TEST(demo_training, qat_int2_beats_round_to_nearest_int2) {
   const double qat_acc = demo::accuracy(qnet.logits(test_x, &qat), test_y);
   // The fine-tuning itself must help, not only the weight search the scales start from.
   std::vector<row_matrix> searched;
-  for (const row_matrix& w : net.w)
-    searched.push_back(q.quantize(w, q.qparams_from(lowbit::weight_search{}.choose<lowbit::int2, lowbit::symmetric>(w))).dequantize());
+  for (const row_matrix& w : net.w) {
+    searched.push_back(q.quantize(w, lowbit::calibrate(q, w, lowbit::weight_search{})).dequantize());
+  }
   const double search_acc = demo::accuracy(net.logits(test_x, &searched), test_y);
   std::printf("[ lowbit  ] fp32 %.3f, RTN int2 %.3f, weight-search int2 %.3f, QAT int2 %.3f\n", fp32, rtn_acc,
               search_acc, qat_acc);

@@ -77,4 +77,19 @@ for scaled in (0, 1):
              lambda xr, s, z, f: torch._fake_quantize_learnable_per_channel_affine(xr, s, z, 0, -8, 7, f),
              scales, zps, 1.0 / math.sqrt(x.numel() * 7) if scaled else 1.0)
 
+# The straight-through gradient is a product, dy * mask: a masked element gives -0 for a negative
+# dy and NaN for a NaN or infinite one; inside the range dy passes as it is (NaN and -0 included).
+# x[0, 3:8] = 6, -7, 20, -20, 0 lie outside the int4 / uint8 ranges below except the last.
+dy_special = dy.clone()
+dy_special[0, 0] = float("nan")  # x = 0.125: inside
+dy_special[0, 3:8] = torch.tensor([-1.5, float("nan"), float("inf"), float("-inf"), -0.0])
+emit("dy_special", dy_special)
+for label, qmin, qmax, scale, zp in TENSOR_CASES:
+    xr = x.clone().requires_grad_(True)
+    torch.fake_quantize_per_tensor_affine(xr, scale, zp, qmin, qmax).backward(dy_special)
+    emit(f"tensor.{label}.dx_special", xr.grad)
+xr = x.clone().requires_grad_(True)
+torch._fake_quantize_learnable_per_tensor_affine(xr, torch.tensor([0.3]), torch.tensor([-0.4]), -8, 7, 1.0).backward(dy_special)
+emit("lsq.s4.dx_special", xr.grad)
+
 golden.write("qat_golden.txt")

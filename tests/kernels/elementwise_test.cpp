@@ -1,5 +1,5 @@
 // Every elementwise kernel path against the scalar reference, bit for bit, and the reference
-// against an independent formulation. Also compiled as lowbit_emulated_x86_tests, where the AVX2
+// against an independent formulation. Also compiled as lowbit_kernels_emulated_tests, where the AVX2
 // and AVX-512 paths run on SIMDe.
 #include <gtest/gtest.h>
 
@@ -18,7 +18,7 @@
 namespace {
 
 using lowbit::index_t;
-using lowbit::isa;
+using lowbit::kernel_path;
 namespace k = lowbit::kernels;
 
 constexpr std::uint8_t sentinel = 0xA5;
@@ -54,7 +54,7 @@ std::vector<float> test_values(lowbit_test::rng& g, index_t n, float scale) {
 class elementwise : public lowbit_test::path_test {};
 
 template <class F, class Rounding>
-void check_quantize(isa path, lowbit_test::rng& g) {
+void check_quantize(kernel_path path, lowbit_test::rng& g) {
   SCOPED_TRACE(std::string(F::name) + " " + Rounding::name);
   for (index_t n : lengths) {
     SCOPED_TRACE("n = " + std::to_string(n));
@@ -102,7 +102,7 @@ void check_quantize(isa path, lowbit_test::rng& g) {
 }
 
 template <class F>
-void check_nonfinite(isa path) {
+void check_nonfinite(kernel_path path) {
   SCOPED_TRACE(F::name);
   constexpr float inf = std::numeric_limits<float>::infinity();
   const float nan = std::numeric_limits<float>::quiet_NaN();
@@ -128,7 +128,7 @@ void check_nonfinite(isa path) {
 }
 
 template <class F>
-void check_dequantize(isa path, lowbit_test::rng& g) {
+void check_dequantize(kernel_path path, lowbit_test::rng& g) {
   SCOPED_TRACE(F::name);
   for (index_t n : lengths) {
     const index_t bytes = lowbit::packed_bytes<F>(n);
@@ -199,7 +199,7 @@ TEST_P(elementwise, dequantize_matches_reference) {
 
 TEST_P(elementwise, minmax_matches_reference) {
   lowbit_test::rng g(13);
-  const isa path = GetParam();
+  const kernel_path path = GetParam();
   for (index_t n : lengths) {
     std::vector<float> x(static_cast<std::size_t>(n));
     for (auto& v : x) v = g.normal(1.f, 5.f);
@@ -266,45 +266,38 @@ TEST_P(elementwise, signed_zeros_give_the_same_range_on_every_path) {
   x[0] = 0.f;
   x[1] = -0.f;
   x[9] = -0.f;
-  lowbit::scoped_isa guard(GetParam());
   lowbit::quantizer<lowbit::int8, lowbit::affine> q;
-  const lowbit::range r = q.observe(x.data(), {64});
+  const lowbit::range r = q.observe(x.data(), {64}, lowbit::context{}.with_path(GetParam()));
   EXPECT_FALSE(std::signbit(r.min[0]));
 }
 
 // Whole tensors through the quantizer: layouts whose runs start inside a byte (odd run lengths
 // for sub-byte formats), strided and column-major inputs, per-channel on either axis, groups.
 template <class F, class Scheme, class G>
-void check_tensor_paths(isa path, const G& granularity, index_t rows, index_t cols, lowbit_test::rng& g) {
+void check_tensor_paths(kernel_path path, const G& granularity, index_t rows, index_t cols, lowbit_test::rng& g) {
   lowbit::quantizer<F, Scheme, G> q(granularity);
   const lowbit_test::rng::row_matrix x = g.normal_matrix(rows, cols, 2.f);
   const Eigen::MatrixXf col_major = x;
-  lowbit::quantized_tensor<F> ref, got, got_cm;
-  lowbit::range ref_range, got_range;
-  {
-    lowbit::scoped_isa s(lowbit::isa::scalar);
-    ref = q.quantize(x);
-    ref_range = q.observe(x);
-  }
-  {
-    lowbit::scoped_isa s(path);
-    got = q.quantize(x);
-    got_cm = q.quantize(col_major);
-    got_range = q.observe(col_major);
-  }
+  const lowbit::context scalar = lowbit::context{}.with_path(lowbit::kernel_path::scalar);
+  const lowbit::context on_path = lowbit::context{}.with_path(path);
+  const lowbit::quantized_tensor<F> ref = q.quantize(x, scalar);
+  const lowbit::range ref_range = q.observe(x, scalar);
+  const lowbit::quantized_tensor<F> got = q.quantize(x, on_path);
+  const lowbit::quantized_tensor<F> got_cm = q.quantize(col_major, on_path);
+  const lowbit::range got_range = q.observe(col_major, on_path);
   ASSERT_EQ(ref_range.min, got_range.min);
   ASSERT_EQ(ref_range.max, got_range.max);
   ASSERT_EQ(ref.data(), got.data());
   ASSERT_EQ(ref.data(), got_cm.data());
   ASSERT_EQ(ref.params(), got.params());
-  lowbit::row_matrix dref = ref.dequantize(lowbit::isa::scalar);
-  lowbit::row_matrix dgot = got.dequantize(path);
+  lowbit::row_matrix dref = ref.dequantize(scalar);
+  lowbit::row_matrix dgot = got.dequantize(on_path);
   ASSERT_EQ(0, std::memcmp(dref.data(), dgot.data(), static_cast<std::size_t>(dref.size()) * sizeof(float)));
 }
 
 TEST_P(elementwise, tensors_match_reference) {
   lowbit_test::rng g(14);
-  const isa path = GetParam();
+  const kernel_path path = GetParam();
   for (index_t rows : {1, 3, 17}) {
     for (index_t cols : {1, 5, 33, 70}) {
       SCOPED_TRACE(std::to_string(rows) + "x" + std::to_string(cols));

@@ -34,6 +34,19 @@ TEST(metrics, edge_cases) {
   EXPECT_EQ(lowbit::mse(e, e), 0.0);
 }
 
+// Issue 13, finding 9: max_abs_error ignored NaN. A NaN difference now makes it NaN, wherever it is.
+TEST(metrics, nan_is_never_hidden) {
+  Eigen::MatrixXf x = Eigen::MatrixXf::Ones(2, 3), y = x;
+  y(0, 1) = std::numeric_limits<float>::quiet_NaN();
+  EXPECT_TRUE(std::isnan(lowbit::max_abs_error(x, y)));
+  y(0, 1) = 1.f;
+  y(1, 2) = std::numeric_limits<float>::quiet_NaN();  // last element, after larger differences
+  y(0, 0) = 5.f;
+  EXPECT_TRUE(std::isnan(lowbit::max_abs_error(x, y)));
+  EXPECT_TRUE(std::isnan(lowbit::mse(x, y)));
+  EXPECT_TRUE(std::isnan(lowbit::sqnr_db(x, y)));
+}
+
 TEST(metrics, storage_order_does_not_matter) {
   Eigen::MatrixXf x = Eigen::MatrixXf::Random(3, 5);
   lowbit::row_matrix xr = x;

@@ -61,7 +61,7 @@ void check_sequence(const std::string& seq, const std::string& label) {
   lowbit::quantizer<F, S> q;
   lowbit::minmax_observer<> minmax;
   lowbit::moving_average_minmax_observer<> moving;
-  lowbit::moving_average_minmax_observer<> moving10(0.1f);
+  lowbit::moving_average_minmax_observer<> moving10(lowbit::per_tensor{}, 0.1f);
   lowbit::histogram_observer<> hist;
   for (const auto& x : xs) {
     minmax.observe(x);
@@ -86,8 +86,7 @@ void check_sequence(const std::string& seq, const std::string& label) {
   // The L2 search on PyTorch's own histogram picks PyTorch's range exactly.
   lowbit::histogram_view theirs = h;
   theirs.counts = want.data();
-  float lo = 0, hi = 0;
-  lowbit::l2_search_calibrator{}.choose_slot<F, S>(theirs, lo, hi);
+  const auto [lo, hi] = lowbit::l2_search_calibrator{}.choose_range(q, theirs);
   EXPECT_EQ(lo, golden()[hk + ".search_min"].f32[0]);
   EXPECT_EQ(hi, golden()[hk + ".search_max"].f32[0]);
   // And our observer + our search give PyTorch's qparams.
@@ -98,7 +97,7 @@ void check_sequence(const std::string& seq, const std::string& label) {
   for (int axis : {0, 1}) {
     lowbit::quantizer<F, S, lowbit::per_channel> qc(lowbit::per_channel{axis});
     lowbit::minmax_observer<lowbit::per_channel> pc(lowbit::per_channel{axis});
-    lowbit::moving_average_minmax_observer<lowbit::per_channel> mpc(0.01f, lowbit::per_channel{axis});
+    lowbit::moving_average_minmax_observer<lowbit::per_channel> mpc(lowbit::per_channel{axis}, 0.01f);
     for (const auto& x : xs) {
       pc.observe(x);
       mpc.observe(x);
@@ -153,7 +152,7 @@ TEST(observers, infinities_are_dropped_and_counted) {
   x(1, 1) = std::numeric_limits<float>::infinity();
   x(2, 2) = -std::numeric_limits<float>::infinity();
   lowbit::minmax_observer<> mm;
-  lowbit::histogram_observer<> h(64);
+  lowbit::histogram_observer<> h(lowbit::per_tensor{}, 64);
   lowbit::minmax_observer<lowbit::per_channel> pc(lowbit::per_channel(0));
   mm.observe(x);
   h.observe(x);
@@ -167,13 +166,78 @@ TEST(observers, infinities_are_dropped_and_counted) {
   EXPECT_EQ(pc.infinities(), 2);
 }
 
+// Issue 13, finding 1: a bin count that is not a power of two and a batch whose range is just
+// below FLT_MAX / bins made (x - lo) * bins overflow to +Inf, which the AVX2 histogram kernel turned
+// into an out-of-bounds increment. Every path now counts every value, as the reference does.
+TEST(observers, histogram_of_a_range_just_below_flt_max_over_bins) {
+  for (lowbit::kernel_path path : lowbit::supported_paths()) {
+    for (lowbit::index_t bins : {100, 2047, 2048, 3}) {
+      std::vector<float> x(1024, std::numeric_limits<float>::max() / static_cast<float>(bins));
+      x[17] = 0.f;
+      lowbit::histogram_observer<> h(lowbit::per_tensor{}, bins);
+      h.set_context(lowbit::context{}.with_path(path));
+      h.observe(x.data(), {1024});
+      EXPECT_EQ(h.histogram(0).total(), 1024.0) << lowbit::path_name(path) << " bins " << bins;
+      EXPECT_EQ(h.histogram(0).counts[bins - 1], 1023.f);
+      EXPECT_EQ(h.histogram(0).counts[0], 1.f);
+    }
+  }
+}
+
+// Issue 13, finding 2: finite data whose range grows near FLT_MAX made the observed max +Inf (the
+// regrid's downsample * span overflowed), after which every calibrator failed.
+TEST(observers, histogram_range_growth_near_flt_max_stays_finite) {
+  lowbit::histogram_observer<> h;
+  const std::vector<float> a = {-1e38f, 1e38f}, b = {-1.7e38f, 1.7e38f};
+  h.observe(a.data(), {2});
+  h.observe(b.data(), {2});
+  const lowbit::range r = h.observed_range();
+  EXPECT_EQ(r.min[0], -1.7e38f);
+  EXPECT_EQ(r.max[0], 1.7e38f);
+  EXPECT_NEAR(h.histogram(0).total(), 4.0, 1e-4);
+  const std::vector<float> c = {-3.3e38f, 3.3e38f};  // wider than FLT_MAX from end to end
+  h.observe(c.data(), {2});
+  EXPECT_TRUE(std::isfinite(h.observed_range().max[0]));
+  EXPECT_NEAR(h.histogram(0).total(), 6.0, 1e-4);
+  const lowbit::quantizer<lowbit::int8, lowbit::symmetric> q;
+  EXPECT_NO_THROW((void)lowbit::calibrate(q, h, lowbit::percentile_calibrator{}));
+  EXPECT_NO_THROW((void)lowbit::calibrate(q, h, lowbit::entropy_calibrator{}));
+  EXPECT_NO_THROW((void)lowbit::calibrate(q, h, lowbit::mse_calibrator{}));
+  EXPECT_NO_THROW((void)lowbit::calibrate(q, h, lowbit::l2_search_calibrator{}));
+}
+
+// The newcomer's report: the same constructor spelling works for every observer (granularity
+// first, then the observer's own options).
+TEST(observers, every_observer_takes_its_granularity_first) {
+  const lowbit::per_channel g(1);
+  lowbit::minmax_observer<lowbit::per_channel> a(g);
+  lowbit::moving_average_minmax_observer<lowbit::per_channel> b(g);
+  lowbit::histogram_observer<lowbit::per_channel> c(g);
+  lowbit::tensor_observer<lowbit::per_channel> d(g);
+  lowbit::moving_average_minmax_observer<lowbit::per_channel> b2(g, 0.1f);
+  lowbit::histogram_observer<lowbit::per_channel> c2(g, 256);
+  const row_matrix x = row_matrix::Ones(2, 3);
+  a.observe(x);
+  b.observe(x);
+  c.observe(x);
+  d.observe(x);
+  b2.observe(x);
+  c2.observe(x);
+  EXPECT_EQ(a.observed_range().size(), 3);
+  EXPECT_EQ(b.observed_range().size(), 3);
+  EXPECT_EQ(c.observed_range().size(), 3);
+  EXPECT_EQ(d.observed_range().size(), 3);
+  EXPECT_EQ(c2.bins(), 256);
+  EXPECT_EQ(b2.averaging_constant(), 0.1f);
+}
+
 TEST(observers, channel_count_must_not_change) {
   lowbit::minmax_observer<lowbit::per_channel> pc(lowbit::per_channel(1));
   pc.observe(row_matrix::Ones(2, 5));
   const std::string e = error_of([&] { pc.observe(row_matrix::Ones(2, 6)); });
   EXPECT_NE(e.find("has 6 channels"), std::string::npos) << e;
   EXPECT_NO_THROW(pc.observe(row_matrix::Ones(7, 5)));  // more rows is fine
-  lowbit::histogram_observer<lowbit::per_channel> hp(128, lowbit::per_channel(0));
+  lowbit::histogram_observer<lowbit::per_channel> hp(lowbit::per_channel(0), 128);
   hp.observe(row_matrix::Ones(3, 4));
   EXPECT_THROW(hp.observe(row_matrix::Ones(4, 4)), lowbit::error);
 }
@@ -275,7 +339,7 @@ TEST(observers, merge_is_observing_both) {
   const float merged = lowbit::calibrate(q, h1, lowbit::entropy_calibrator{}).scale[0];
   const float sequential = lowbit::calibrate(q, both, lowbit::entropy_calibrator{}).scale[0];
   EXPECT_NEAR(merged, sequential, 0.05f * sequential);
-  EXPECT_THROW(lowbit::histogram_observer<>(64).merge(lowbit::histogram_observer<>(128)), lowbit::error);
+  EXPECT_THROW(lowbit::histogram_observer<>({}, 64).merge(lowbit::histogram_observer<>({}, 128)), lowbit::error);
   // Moving averages merge weighted by their batch counts.
   lowbit::moving_average_minmax_observer<> m1, m2;
   m1.observe(row_matrix::Constant(1, 2, 1.f));
@@ -289,15 +353,15 @@ TEST(observers, threads_do_not_change_the_result) {
   lowbit_test::rng g(64);
   row_matrix x = g.normal_matrix(512, 1024);
   x(100, 7) = std::numeric_limits<float>::infinity();
-  lowbit::execution one, two;
+  lowbit::context one, two;
   one.threads = 1;
   two.threads = 2;
   lowbit::histogram_observer<> h1, h2;
   lowbit::minmax_observer<lowbit::per_channel> p1(lowbit::per_channel(0)), p2(lowbit::per_channel(0));
-  h1.set_execution(one);
-  h2.set_execution(two);
-  p1.set_execution(one);
-  p2.set_execution(two);
+  h1.set_context(one);
+  h2.set_context(two);
+  p1.set_context(one);
+  p2.set_context(two);
   for (int b = 0; b < 2; ++b) {
     h1.observe(x * static_cast<float>(b + 1));
     h2.observe(x * static_cast<float>(b + 1));

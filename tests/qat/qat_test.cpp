@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <limits>
+#include <tuple>
 #include <string>
 #include <vector>
 
@@ -49,6 +51,53 @@ TEST(fake_quantize, per_tensor_matches_pytorch) {
     expect_equal(out.y, std::string("tensor.") + c.label + ".y");
     expect_equal(lowbit::fake_quantize_backward(dy, out.mask), std::string("tensor.") + c.label + ".dx");
   }
+}
+
+/// Bit for bit, so NaN equals NaN and -0 differs from +0.
+void expect_bits_equal(const row_matrix& got, const std::string& key) {
+  const row_matrix want = matrix(key);
+  ASSERT_EQ(got.size(), want.size());
+  for (index_t i = 0; i < got.size(); ++i) {
+    const float a = got.data()[i], b = want.data()[i];
+    const bool same = (std::isnan(a) && std::isnan(b)) || (a == b && std::signbit(a) == std::signbit(b));
+    ASSERT_TRUE(same) << key << " element " << i << ": " << a << " vs " << b;
+  }
+}
+
+// The straight-through gradient is dy * mask, as PyTorch computes it: masked elements give -0 for
+// negative gradients and NaN for NaN or infinite ones (it was `mask ? dy : 0`, which gave +0 and 0).
+TEST(fake_quantize, straight_through_gradient_is_bit_exact_on_signed_zeros_and_non_finite_gradients) {
+  const row_matrix x = matrix("x"), dy = matrix("dy_special");
+  for (const auto& [label, qmin, qmax, scale, zp] :
+       {std::tuple<const char*, int, int, float, int>{"u8", 0, 255, 0.05f, 3}, {"s8", -128, 127, 0.03f, 0},
+        {"s4", -8, 7, 0.25f, 0}, {"u4", 0, 15, 0.4f, 5}, {"s2", -2, 1, 0.9f, 0}}) {
+    const auto out = lowbit::fake_quantize_forward(x, lowbit::qparams(scale, zp), lowbit::per_tensor{}, qmin, qmax);
+    expect_bits_equal(lowbit::fake_quantize_backward(dy, out.mask), std::string("tensor.") + label + ".dx_special");
+  }
+  lowbit::learnable_fake_quantize<lowbit::int4, lowbit::affine> lsq(lowbit::per_tensor{}, false);
+  lsq.scale = {0.3f};
+  lsq.zero_point = {-0.4f};
+  (void)lsq.forward(x);
+  expect_bits_equal(lsq.backward(dy), "lsq.s4.dx_special");
+}
+
+// Issue 13, findings 4 and 5: a NaN learned zero point was cast to an integer (garbage output), and
+// a zero point outside [qmin, qmax] gave silent nonsense where PyTorch rejects it.
+TEST(fake_quantize, bad_zero_points_are_errors) {
+  const row_matrix x = row_matrix::Constant(2, 3, 0.5f);
+  EXPECT_THROW((void)lowbit::fake_quantize_forward(x, lowbit::qparams(0.1f, 1000), lowbit::per_tensor{}, -8, 7),
+               lowbit::error);
+  EXPECT_THROW((void)lowbit::fake_quantize_forward(x, lowbit::qparams(0.1f, -9), lowbit::per_tensor{}, -8, 7),
+               lowbit::error);
+  EXPECT_NO_THROW((void)lowbit::fake_quantize_forward(x, lowbit::qparams(0.1f, 7), lowbit::per_tensor{}, -8, 7));
+  lowbit::learnable_fake_quantize<lowbit::int8, lowbit::affine> lsq;
+  lsq.init(lowbit::qparams(0.1f, 3));
+  lsq.zero_point[0] = std::numeric_limits<float>::quiet_NaN();
+  EXPECT_THROW((void)lsq.forward(x), lowbit::error);
+  lsq.zero_point[0] = std::numeric_limits<float>::infinity();
+  EXPECT_THROW((void)lsq.forward(x), lowbit::error);
+  lsq.zero_point[0] = 3.4f;
+  EXPECT_NEAR(lsq.forward(x)(0, 0), 0.5f, 0.05f);
 }
 
 TEST(fake_quantize, per_channel_matches_pytorch) {
@@ -122,7 +171,8 @@ TEST(fake_quantize, module_observes_then_freezes) {
   const row_matrix w = g.normal_matrix(4, 30);
   const row_matrix y = fq.forward(w);
   EXPECT_EQ(fq.params().size(), 4);
-  EXPECT_EQ(fq.params(), Q(lowbit::per_channel(0)).compute_qparams(w));
+  const Q q(lowbit::per_channel(0));
+  EXPECT_EQ(fq.params(), q.qparams_for(q.observe(w)));
   EXPECT_EQ(y, Q(lowbit::per_channel(0)).quantize(w).dequantize());
   // Within the observed range the gradient passes, except where rounding lands past qmax: the
   // largest value of a channel maps to 7.5 steps and rounds to 8 (PyTorch's formulas do the same).

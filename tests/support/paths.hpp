@@ -1,7 +1,7 @@
 // tests/support/paths.hpp: run a parameterized test once per kernel path this CPU (or emulation) has.
 //
 //   class my_test : public lowbit_test::path_test {};
-//   TEST_P(my_test, agrees) { lowbit::isa p = GetParam(); ... }
+//   TEST_P(my_test, agrees) { lowbit::kernel_path p = GetParam(); ... }
 //   LOWBIT_INSTANTIATE_FOR_PATHS(my_test);
 //
 // Each instance is named after its path (e.g. paths/my_test.agrees/avx2), and paths missing here
@@ -14,16 +14,16 @@
 #include <string>
 #include <vector>
 
-#include "lowbit/kernels/isa.hpp"
+#include "lowbit/runtime/path.hpp"
 
 namespace lowbit_test {
 
-inline std::vector<lowbit::isa> tested_paths() {
-  static const std::vector<lowbit::isa> paths = [] {
-    std::vector<lowbit::isa> out = lowbit::supported_isas();
+inline std::vector<lowbit::kernel_path> tested_paths() {
+  static const std::vector<lowbit::kernel_path> paths = [] {
+    std::vector<lowbit::kernel_path> out = lowbit::supported_paths();
     std::string missing;
-    for (lowbit::isa p : lowbit::all_isas)
-      if (!lowbit::isa_supported(p)) missing += std::string(" ") + lowbit::isa_name(p);
+    for (lowbit::kernel_path p : lowbit::all_paths)
+      if (!lowbit::path_supported(p)) missing += std::string(" ") + lowbit::path_name(p);
     if (!missing.empty())
       std::cout << "[ lowbit  ] paths not available on this machine, not tested here:" << missing << "\n";
     return out;
@@ -31,10 +31,10 @@ inline std::vector<lowbit::isa> tested_paths() {
   return paths;
 }
 
-class path_test : public ::testing::TestWithParam<lowbit::isa> {};
+class path_test : public ::testing::TestWithParam<lowbit::kernel_path> {};
 
-inline std::string path_param_name(const ::testing::TestParamInfo<lowbit::isa>& info) {
-  return lowbit::isa_name(info.param);
+inline std::string path_param_name(const ::testing::TestParamInfo<lowbit::kernel_path>& info) {
+  return lowbit::path_name(info.param);
 }
 
 }  // namespace lowbit_test

@@ -87,8 +87,10 @@ struct entropy_calibrator : detail::histogram_calibrator<entropy_calibrator> {
     return best_i;
   }
 
-  template <class Format, class Scheme>
-  void choose_slot(const histogram_view& h, float& lo, float& hi) const {
+  template <class Quantizer>
+  void choose_slot(const Quantizer&, const histogram_view& h, float& lo, float& hi) const {
+    using Format = typename Quantizer::format;
+    using Scheme = typename Quantizer::scheme;
     const detail::abs_histogram a = detail::fold_abs(h);
     const index_t levels = detail::quantized_bins<Format, Scheme>(h.min >= 0);
     const index_t keep = best_bins(a.counts, levels, stride);

@@ -73,8 +73,9 @@ inline double l2_quantization_error(const histogram_view& h, index_t start, inde
 
 /// PyTorch's HistogramObserver calibration: the L2-error search over the histogram.
 struct l2_search_calibrator : detail::histogram_calibrator<l2_search_calibrator> {
-  template <class Format, class Scheme>
-  void choose_slot(const histogram_view& h, float& lo, float& hi) const {
+  template <class Quantizer>
+  void choose_slot(const Quantizer&, const histogram_view& h, float& lo, float& hi) const {
+    using Format = typename Quantizer::format;
     if (!std::isfinite(h.max - h.min)) {  // PyTorch's float32 bin edges would overflow: no search
       lo = h.min;
       hi = h.max;

@@ -7,7 +7,8 @@
 // steps finer than a bin, which heavy-tailed data produces.
 //   symmetric  candidates amax = i * w on the folded |x| histogram, i = L .. B (L the format's
 //              levels for |x|, see entropy.hpp), as TensorRT's MSE calibrator
-//   affine     on the signed histogram, the two ends are searched in turn (coordinate descent):
+//   affine     on the signed histogram, the two ends of the zero-including range [min(min, 0),
+//              max(max, 0)] are searched in turn (coordinate descent):
 //              max * t with min fixed, then min * t with that max, and so on until a round
 //              improves nothing, t = 0.97^k down to 0.005 (a geometric grid: 3 % steps at any
 //              scale, which heavy tails need), so a one-sided outlier is clipped without clipping
@@ -65,7 +66,7 @@ template <class Format, class Scheme>
 double histogram_mse(const double* counts, index_t bins, double origin, double width, float lo, float hi) {
   float scale = 1;
   std::int32_t zp = 0;
-  compute_qparam<Format, Scheme>(lo, hi, scale, zp);
+  detail::qparam_from_range<Format, Scheme>(lo, hi, scale, zp);
   const double s = scale;
   const double lo_point = static_cast<double>(Format::qmin - zp) * s, hi_point = static_cast<double>(Format::qmax - zp) * s;
   double err = 0;
@@ -81,8 +82,10 @@ double histogram_mse(const double* counts, index_t bins, double origin, double w
 }  // namespace detail
 
 struct mse_calibrator : detail::histogram_calibrator<mse_calibrator> {
-  template <class Format, class Scheme>
-  void choose_slot(const histogram_view& h, float& lo, float& hi) const {
+  template <class Quantizer>
+  void choose_slot(const Quantizer&, const histogram_view& h, float& lo, float& hi) const {
+    using Format = typename Quantizer::format;
+    using Scheme = typename Quantizer::scheme;
     if constexpr (!Scheme::is_affine) {
       const detail::abs_histogram a = detail::fold_abs(h);
       const auto bins = static_cast<index_t>(a.counts.size());
@@ -103,12 +106,15 @@ struct mse_calibrator : detail::histogram_calibrator<mse_calibrator> {
     } else {
       std::vector<double> counts(h.counts, h.counts + h.bins);
       const double w = (static_cast<double>(h.max) - h.min) / static_cast<double>(h.bins);
-      float best_lo = h.min, best_hi = h.max;
+      // The ends are those of the range the qparams formulas use, zero included: for one-sided
+      // data (all positive, all negative) the end at zero stays there and only the other moves.
+      const float lo_end = std::min(h.min, 0.0f), hi_end = std::max(h.max, 0.0f);
+      float best_lo = lo_end, best_hi = hi_end;
       double best = detail::histogram_mse<Format, Scheme>(counts.data(), h.bins, h.min, w, best_lo, best_hi);
       for (int pass = 0; pass < 16; ++pass) {  // until a full round improves nothing
         const bool upper = pass % 2 == 0;
         const double before = best;
-        const float end = upper ? h.max : h.min;
+        const float end = upper ? hi_end : lo_end;
         for (float t = 0.97f; t > 0.005f; t *= 0.97f) {
           const float moved = end * t;
           const float l = upper ? best_lo : moved, r = upper ? moved : best_hi;

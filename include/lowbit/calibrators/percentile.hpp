@@ -28,8 +28,9 @@ struct percentile_calibrator : detail::histogram_calibrator<percentile_calibrato
     if (!(p > 0.0 && p <= 100.0)) detail::fail("percentile_calibrator: percentile ", p, " is not in (0, 100]");
   }
 
-  template <class Format, class Scheme>
-  void choose_slot(const histogram_view& h, float& lo, float& hi) const {
+  template <class Quantizer>
+  void choose_slot(const Quantizer&, const histogram_view& h, float& lo, float& hi) const {
+    using Scheme = typename Quantizer::scheme;
     const double p = percentile / 100.0;
     if constexpr (!Scheme::is_affine) {
       const detail::abs_histogram a = detail::fold_abs(h);

@@ -10,12 +10,25 @@ LOWBIT_NAMESPACE_BEGIN
 
 namespace detail {
 struct format_tag {};
+}  // namespace detail
 
-/// Common definition of an integer code format. Codes are stored as bytes (one per byte for
-/// 8-bit formats) or packed 8 / Bits per byte, the first element in the lowest bits (ONNX order).
+/// An integer code format: `Bits` bits per code (2, 4 or 8), signed or not, codes in [QMin, QMax].
+/// Codes are stored one per byte for 8-bit formats, or packed 8 / Bits per byte with the first
+/// element in the lowest bits (ONNX order).
+///
+/// lowbit's formats below are integer_formats; a custom range is one more, for example PyTorch's
+/// reduce_range activations:
+///
+///   struct uint7 : lowbit::integer_format<8, false, 0, 127> { static constexpr const char* name = "uint7"; };
+///
+/// (or simply `using uint7 = lowbit::integer_format<8, false, 0, 127>;`, named "custom").
 template <int Bits, bool Signed, int QMin, int QMax>
-struct format_base : format_tag {
+struct integer_format : detail::format_tag {
   static_assert(Bits == 2 || Bits == 4 || Bits == 8, "lowbit formats have 2, 4 or 8 bits");
+  static_assert(QMin < QMax, "integer_format: QMin must be below QMax");
+  static_assert(Signed ? (QMin >= -(1 << (Bits - 1)) && QMax <= (1 << (Bits - 1)) - 1)
+                       : (QMin >= 0 && QMax <= (1 << Bits) - 1),
+                "integer_format: [QMin, QMax] must fit in Bits bits of the given signedness");
   static constexpr int bits = Bits;
   static constexpr bool is_signed = Signed;
   static constexpr int qmin = QMin;
@@ -24,35 +37,35 @@ struct format_base : format_tag {
   static constexpr std::uint8_t code_mask = static_cast<std::uint8_t>((1u << Bits) - 1u);
   /// Type one code is widened to when unpacked: int8_t for signed formats, uint8_t otherwise.
   using code_type = std::conditional_t<Signed, std::int8_t, std::uint8_t>;
+  static constexpr const char* name = "custom";
 };
-}  // namespace detail
 
 // The formats. Ranges follow ONNX (opset 21 and later) and PyTorch's default ranges.
-struct int8 : detail::format_base<8, true, -128, 127> {
+struct int8 : integer_format<8, true, -128, 127> {
   static constexpr const char* name = "int8";
 };
-struct uint8 : detail::format_base<8, false, 0, 255> {
+struct uint8 : integer_format<8, false, 0, 255> {
   static constexpr const char* name = "uint8";
 };
 /// int8 restricted to [-127, 127]: symmetric weights for kernels whose exactness argument needs
 /// |w| <= 127 (and ONNX Runtime's / TensorRT's convention for symmetric int8 weights).
-struct int8_narrow : detail::format_base<8, true, -127, 127> {
+struct int8_narrow : integer_format<8, true, -127, 127> {
   static constexpr const char* name = "int8_narrow";
 };
-struct int4 : detail::format_base<4, true, -8, 7> {
+struct int4 : integer_format<4, true, -8, 7> {
   static constexpr const char* name = "int4";
 };
-struct uint4 : detail::format_base<4, false, 0, 15> {
+struct uint4 : integer_format<4, false, 0, 15> {
   static constexpr const char* name = "uint4";
 };
-struct int2 : detail::format_base<2, true, -2, 1> {
+struct int2 : integer_format<2, true, -2, 1> {
   static constexpr const char* name = "int2";
 };
-struct uint2 : detail::format_base<2, false, 0, 3> {
+struct uint2 : integer_format<2, false, 0, 3> {
   static constexpr const char* name = "uint2";
 };
 
-/// True for the format types above (and user formats deriving from detail::format_base).
+/// True for the format types above and every other integer_format.
 template <class T>
 inline constexpr bool is_format_v = std::is_base_of_v<detail::format_tag, T>;
 

@@ -1,9 +1,13 @@
-// lowbit/core/qparams.hpp: observed ranges, quantization parameters, and PyTorch's formulas between them.
+// lowbit/core/qparams.hpp: observed ranges, quantization parameters, PyTorch's formulas between them, and the one scale check.
+//
+// The public route from a range to qparams is quantizer::qparams_for (tensor/quantizer.hpp); the
+// formulas it applies live here, in detail::, with the checks every entry point shares.
 #pragma once
 
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <limits>
 #include <vector>
 
@@ -27,6 +31,7 @@ struct range {
   range(std::vector<float> mins, std::vector<float> maxs) : min(std::move(mins)), max(std::move(maxs)) {}
 
   index_t size() const noexcept { return static_cast<index_t>(min.size()); }
+  friend bool operator==(const range& a, const range& b) { return a.min == b.min && a.max == b.max; }
 };
 
 /// Scale and zero point per slot. Symmetric quantizers have zero points equal to
@@ -38,6 +43,8 @@ struct qparams {
   qparams() = default;
   qparams(std::vector<float> scales, std::vector<std::int32_t> zero_points)
       : scale(std::move(scales)), zero_point(std::move(zero_points)) {}
+  /// One slot: per-tensor qparams.
+  qparams(float s, std::int32_t z) : scale{s}, zero_point{z} {}
 
   index_t size() const noexcept { return static_cast<index_t>(scale.size()); }
   friend bool operator==(const qparams& a, const qparams& b) {
@@ -47,6 +54,30 @@ struct qparams {
 
 /// float32 machine epsilon (2^-23): PyTorch's lower bound for a computed scale.
 inline constexpr float scale_eps = std::numeric_limits<float>::epsilon();
+
+namespace detail {
+
+/// The one check of a scale given to lowbit (by a user, a file or another layer): finite, positive
+/// and normal. `what` names the entry point, `slot` the position (-1 for a lone scale).
+inline void check_scale(float s, const char* what, index_t slot = -1) {
+  if (std::isfinite(s) && s >= std::numeric_limits<float>::min()) return;
+  const std::string where = slot >= 0 ? concat("[", slot, "]") : std::string();
+  if (std::isfinite(s) && s > 0.0f) {
+    fail(what, ": scale", where, " = ", s, " is subnormal (below FLT_MIN = ", std::numeric_limits<float>::min(),
+         "): its reciprocal overflows. Use a scale of at least FLT_MIN; scales lowbit computes from a range "
+         "are never below scale_eps (2^-23), PyTorch's lower bound");
+  }
+  fail(what, ": scale", where, " = ", s, " is not a positive finite float");
+}
+
+/// Largest scale whose grid (q - zp) * scale stays finite for every code q of format F.
+template <class Format>
+float largest_finite_scale(std::int32_t zero_point) noexcept {
+  const auto reach = static_cast<float>(std::max(std::abs(Format::qmin - zero_point), std::abs(Format::qmax - zero_point)));
+  float s = std::numeric_limits<float>::max() / reach;
+  while (!std::isfinite(s * reach)) s = std::nextafter(s, 0.0f);
+  return s;
+}
 
 /// (scale, zero point) for one observed [mn, mx], following PyTorch's
 /// ObserverBase._calculate_qparams (torch 1.13) in float32 arithmetic:
@@ -58,18 +89,27 @@ inline constexpr float scale_eps = std::numeric_limits<float>::epsilon();
 ///              zero point = symmetric_zero_point<Format>()
 ///   affine:    scale = max((max_pos - min_neg) / (qmax - qmin), eps),
 ///              zero point = clamp(qmin - nearbyint(min_neg / scale), qmin, qmax)
-/// Raises lowbit::error for NaN or infinite bounds, mn > mx, or a range whose width overflows.
+/// One addition to PyTorch: a scale whose grid would overflow float (ranges within about 0.4 % of
+/// FLT_MAX, where PyTorch dequantizes the extreme codes to +-Inf) is lowered to the largest scale
+/// whose every code dequantizes to a finite value, so extreme data saturates instead of becoming
+/// infinite. Raises lowbit::error for NaN or infinite bounds, mn > mx, or a range whose width
+/// overflows.
 template <class Format, class Scheme>
-void compute_qparam(float mn, float mx, float& scale, std::int32_t& zero_point) {
-  static_assert(is_format_v<Format> && is_scheme_v<Scheme>, "compute_qparam<Format, Scheme>");
+void qparam_from_range(float mn, float mx, float& scale, std::int32_t& zero_point, const char* what = "qparams",
+                       index_t slot = -1) {
+  static_assert(is_format_v<Format> && is_scheme_v<Scheme>, "qparam_from_range<Format, Scheme>");
   constexpr float inf = std::numeric_limits<float>::infinity();
   if (mn == inf && mx == -inf) {
     scale = 1.0f;
     zero_point = Scheme::is_affine ? 0 : symmetric_zero_point<Format>();
     return;
   }
-  if (!std::isfinite(mn) || !std::isfinite(mx)) detail::fail("range [", mn, ", ", mx, "] is not finite");
-  if (mn > mx) detail::fail("range [", mn, ", ", mx, "] has min > max");
+  const auto fail_range = [&](const char* why) {
+    if (slot >= 0) fail(what, ": slot ", slot, ": range [", mn, ", ", mx, "] ", why);
+    fail(what, ": range [", mn, ", ", mx, "] ", why);
+  };
+  if (!std::isfinite(mn) || !std::isfinite(mx)) fail_range("is not finite");
+  if (mn > mx) fail_range("has min > max");
   const float min_neg = std::min(mn, 0.0f);
   const float max_pos = std::max(mx, 0.0f);
   constexpr auto levels = static_cast<float>(Format::qmax - Format::qmin);
@@ -80,52 +120,37 @@ void compute_qparam(float mn, float mx, float& scale, std::int32_t& zero_point) 
   } else {
     const float width = max_pos - min_neg;
     if (!std::isfinite(width))
-      detail::fail("range [", mn, ", ", mx, "] is too wide: max - min overflows float");
+      fail_range("is too wide: max - min overflows float");
     scale = std::max(width / levels, scale_eps);
     const float shifted = std::nearbyint(min_neg / scale);  // in [-(qmax - qmin), 0]
-    zero_point = std::clamp(Format::qmin - static_cast<std::int32_t>(shifted), Format::qmin,
-                            Format::qmax);
+    zero_point = std::clamp(Format::qmin - static_cast<std::int32_t>(shifted), Format::qmin, Format::qmax);
   }
+  scale = std::min(scale, largest_finite_scale<Format>(zero_point));
 }
 
-/// qparams for every slot of a range.
+/// Checks qparams before they reach a kernel: `expected` slots, every scale as check_scale wants
+/// it, zero points in [qmin, qmax] and, for a symmetric scheme, equal to the format's symmetric
+/// zero point.
 template <class Format, class Scheme>
-qparams qparams_from_range(const range& r) {
-  if (r.min.size() != r.max.size())
-    detail::fail("range has ", r.min.size(), " minima but ", r.max.size(), " maxima");
-  qparams out;
-  out.scale.resize(r.min.size());
-  out.zero_point.resize(r.min.size());
-  for (std::size_t i = 0; i < r.min.size(); ++i)
-    compute_qparam<Format, Scheme>(r.min[i], r.max[i], out.scale[i], out.zero_point[i]);
-  return out;
-}
-
-/// Checks user-given qparams before they reach a kernel: `expected` slots, every scale finite,
-/// positive and normal (a subnormal scale's reciprocal overflows), zero points in [qmin, qmax]
-/// and, for a symmetric scheme, equal to the format's symmetric zero point.
-template <class Format, class Scheme>
-void validate_qparams(const qparams& p, index_t expected, const char* what = "qparams") {
+void check_qparams(const qparams& p, index_t expected, const char* what) {
   if (p.size() != expected || static_cast<index_t>(p.zero_point.size()) != expected) {
-    detail::fail(what, ": expected ", expected, " scales and zero points, got ", p.scale.size(),
-                 " scales and ", p.zero_point.size(), " zero points");
+    fail(what, ": expected ", expected, " scales and zero points, got ", p.scale.size(), " scales and ",
+         p.zero_point.size(), " zero points");
   }
   for (index_t i = 0; i < expected; ++i) {
-    const float s = p.scale[static_cast<std::size_t>(i)];
-    if (!(std::isfinite(s) && s >= std::numeric_limits<float>::min())) {
-      detail::fail(what, ": scale[", i, "] = ", s,
-                   " is not a positive normal float (zero, negative, NaN, Inf or subnormal)");
-    }
+    check_scale(p.scale[static_cast<std::size_t>(i)], what, i);
     const std::int32_t zp = p.zero_point[static_cast<std::size_t>(i)];
     if (zp < Format::qmin || zp > Format::qmax) {
-      detail::fail(what, ": zero_point[", i, "] = ", zp, " is outside ", Format::name, "'s [",
-                   Format::qmin, ", ", Format::qmax, "]");
+      fail(what, ": zero_point[", i, "] = ", zp, " is outside ", Format::name, "'s [", Format::qmin, ", ",
+           Format::qmax, "]");
     }
     if (!Scheme::is_affine && zp != symmetric_zero_point<Format>()) {
-      detail::fail(what, ": zero_point[", i, "] = ", zp, " but a symmetric ", Format::name,
-                   " quantizer uses ", symmetric_zero_point<Format>());
+      fail(what, ": zero_point[", i, "] = ", zp, " but a symmetric ", Format::name, " quantizer uses ",
+           symmetric_zero_point<Format>());
     }
   }
 }
+
+}  // namespace detail
 
 LOWBIT_NAMESPACE_END

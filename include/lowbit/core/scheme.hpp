@@ -4,6 +4,7 @@
 #include <type_traits>
 
 #include "lowbit/config.hpp"
+#include "lowbit/core/format.hpp"
 
 LOWBIT_NAMESPACE_BEGIN
 
@@ -26,6 +27,21 @@ struct affine : detail::scheme_tag {
 
 template <class T>
 inline constexpr bool is_scheme_v = std::is_base_of_v<detail::scheme_tag, T>;
+
+/// The scheme of a quantizer that names none: symmetric for signed formats (PyTorch's default for
+/// weights, qint8 per_tensor_symmetric), affine for unsigned ones (its default for activations,
+/// quint8 per_tensor_affine with MinMaxObserver). So quantizer<uint8> is affine, quantizer<int8>
+/// symmetric.
+template <class Format, class = void>
+struct default_scheme {
+  using type = symmetric;  // not a format: the quantizer's static_assert says so
+};
+template <class Format>
+struct default_scheme<Format, std::enable_if_t<is_format_v<Format>>> {
+  using type = std::conditional_t<Format::is_signed, symmetric, affine>;
+};
+template <class Format>
+using default_scheme_t = typename default_scheme<Format>::type;
 
 // ---------------------------------------------------------------------------------------------
 // Quantize-step rounding. Both round half to even (the default floating-point environment's

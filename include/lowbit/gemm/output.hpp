@@ -1,4 +1,4 @@
-// lowbit/gemm/output.hpp: quantized activations, and the output stages that turn int32 sums into results.
+// lowbit/gemm/output.hpp: the output stages that turn the GEMM's int32 sums into results.
 //
 // For output element (m, n) the GEMM first forms the exact int32 sum
 //
@@ -26,37 +26,9 @@
 #include "lowbit/config.hpp"
 #include "lowbit/core/error.hpp"
 #include "lowbit/core/format.hpp"
+#include "lowbit/core/qparams.hpp"
 
 LOWBIT_NAMESPACE_BEGIN
-
-/// Quantized activations: an M x K matrix of int8 or uint8 codes, row-major with leading
-/// dimension ld (in elements), a zero point per tensor (or per row) and a scale per tensor (or per
-/// row, "per token"). Scales matter only for float and requantized outputs.
-struct quantized_activations {
-  const std::uint8_t* data = nullptr;  ///< codes (int8 codes are read through this pointer too)
-  bool is_signed = false;              ///< int8 codes (true) or uint8 codes (false)
-  index_t rows = 0, cols = 0, ld = 0;
-  std::int32_t zero_point = 0;
-  const std::int32_t* row_zero_points = nullptr;  ///< overrides zero_point when set (M values)
-  float scale = 1.0f;
-  const float* row_scales = nullptr;              ///< overrides scale when set (M values)
-
-  quantized_activations() = default;
-  quantized_activations(const std::uint8_t* codes, index_t m, index_t k, index_t leading,
-                        std::int32_t zp = 0, float s = 1.0f)
-      : data(codes), is_signed(false), rows(m), cols(k), ld(leading), zero_point(zp), scale(s) {}
-  quantized_activations(const std::int8_t* codes, index_t m, index_t k, index_t leading,
-                        std::int32_t zp = 0, float s = 1.0f)
-      : data(reinterpret_cast<const std::uint8_t*>(codes)), is_signed(true), rows(m), cols(k),
-        ld(leading), zero_point(zp), scale(s) {}
-
-  std::int32_t zero_point_of(index_t m) const noexcept { return row_zero_points ? row_zero_points[m] : zero_point; }
-  float scale_of(index_t m) const noexcept { return row_scales ? row_scales[m] : scale; }
-  std::int32_t code(index_t m, index_t k) const noexcept {
-    const std::uint8_t b = data[m * ld + k];
-    return is_signed ? static_cast<std::int32_t>(static_cast<std::int8_t>(b)) : static_cast<std::int32_t>(b);
-  }
-};
 
 /// The raw int32 sums.
 struct output_int32 {
@@ -67,22 +39,27 @@ template <class F>
 struct output_requantized;
 
 /// Float results: acc * (sa[m] * sw[n]), plus the packed bias unless without_bias(), then an
-/// optional clamp (relu() is clamp(0, +Inf)).
+/// optional clamp (relu() is clamp(0, +Inf)). The builders return modified copies:
+/// `output_float{}.relu().requantize<uint8>(s, z)`.
 struct output_float {
   using value_type = float;
   bool use_bias = true;
   float lo = -std::numeric_limits<float>::infinity();
   float hi = std::numeric_limits<float>::infinity();
 
-  output_float& without_bias() noexcept {
-    use_bias = false;
-    return *this;
+  output_float without_bias() const noexcept {
+    output_float o = *this;
+    o.use_bias = false;
+    return o;
   }
-  output_float& relu() noexcept { return clamp(0.0f, hi); }
-  output_float& clamp(float low, float high) noexcept {
-    lo = std::max(lo, low);
-    hi = std::min(hi, high);
-    return *this;
+  output_float relu() const noexcept { return clamp(0.0f, hi); }
+  /// Narrows the clamp to [low, high] (intersected with the current one). A NaN bound is kept as
+  /// NaN, and the GEMM rejects it, instead of being dropped by the comparison.
+  output_float clamp(float low, float high) const noexcept {
+    output_float o = *this;
+    o.lo = std::isnan(low) || std::isnan(o.lo) ? std::numeric_limits<float>::quiet_NaN() : std::max(o.lo, low);
+    o.hi = std::isnan(high) || std::isnan(o.hi) ? std::numeric_limits<float>::quiet_NaN() : std::min(o.hi, high);
+    return o;
   }
   /// Requantizes the float result to format F (int8 or uint8) with an output scale and zero point.
   template <class F>
@@ -116,8 +93,7 @@ inline void check_output(const output_float& o) {
 template <class F>
 void check_output(const output_requantized<F>& o) {
   check_output(o.pre);
-  if (!(std::isfinite(o.scale) && o.scale >= std::numeric_limits<float>::min()))
-    fail("requantize: output scale ", o.scale, " is not a positive normal float");
+  check_scale(o.scale, "requantize (output)");
   if (o.zero_point < F::qmin || o.zero_point > F::qmax)
     fail("requantize: output zero point ", o.zero_point, " is outside [", F::qmin, ", ", F::qmax, "]");
 }

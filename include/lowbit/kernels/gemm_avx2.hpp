@@ -18,15 +18,15 @@
 #include <cstdint>
 
 #include "lowbit/config.hpp"
-#include "lowbit/kernels/detail/x86_intrinsics.hpp"
+#include "lowbit/kernels/gemm_contract.hpp"
+#include "lowbit/kernels/x86.hpp"
+#include "lowbit/runtime/path.hpp"
 
 #if LOWBIT_HAVE_X86_PATHS
 
 LOWBIT_NAMESPACE_BEGIN
 namespace kernels {
-namespace gemm_avx2 {
-
-inline constexpr int mr = 6;
+namespace avx2 {
 
 LOWBIT_TARGET_AVX2 LOWBIT_ALWAYS_INLINE __m256i broadcast4(const std::int16_t* p) noexcept {
   return _mm256_broadcastq_epi64(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)));
@@ -109,19 +109,28 @@ LOWBIT_TARGET_AVX2 void tile_full(const std::int16_t* a, index_t lda, const std:
   }
 }
 
-/// Raw sums of an MR x 16 tile, out[r * 16 + column].
-template <int MR>
-LOWBIT_TARGET_AVX2 void tile(const std::int16_t* a, index_t lda, const std::int8_t* panel,
-                             index_t kq, std::int32_t* out) noexcept {
-  if constexpr (MR <= 2) {
-    tile_full<MR>(a, lda, panel, kq, out);
-  } else {
-    tile_half<MR>(a, lda, panel, 0, kq, out);
-    tile_half<MR>(a, lda, panel, 1, kq, out);
-  }
-}
+struct gemm_micro_kernel {
+  static constexpr kernel_path path = kernel_path::avx2;
+  static constexpr int mr = 6;
+  static constexpr index_t nr = 16, kr = 4;
+  static constexpr a_layout packed_a = a_layout::s16;
 
-}  // namespace gemm_avx2
+  /// Raw sums of an MR x 16 tile, out[r * 16 + column].
+  template <int MR>
+  static void tile(const std::int16_t* a, index_t lda, const std::int8_t* panel, index_t kq,
+                   std::int32_t* out) noexcept {
+    if constexpr (MR <= 2) {
+      tile_full<MR>(a, lda, panel, kq, out);
+    } else {
+      tile_half<MR>(a, lda, panel, 0, kq, out);
+      tile_half<MR>(a, lda, panel, 1, kq, out);
+    }
+  }
+};
+
+}  // namespace avx2
+
+avx2::gemm_micro_kernel gemm_kernel(paths::avx2);
 }  // namespace kernels
 LOWBIT_NAMESPACE_END
 

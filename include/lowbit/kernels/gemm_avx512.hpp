@@ -10,7 +10,9 @@
 #include <cstdint>
 
 #include "lowbit/config.hpp"
-#include "lowbit/kernels/detail/x86_intrinsics.hpp"
+#include "lowbit/kernels/gemm_contract.hpp"
+#include "lowbit/kernels/x86.hpp"
+#include "lowbit/runtime/path.hpp"
 
 #if LOWBIT_HAVE_X86_PATHS
 
@@ -18,9 +20,7 @@ LOWBIT_AVX512_DIAGNOSTICS_BEGIN
 
 LOWBIT_NAMESPACE_BEGIN
 namespace kernels {
-namespace gemm_avx512 {
-
-inline constexpr int mr = 8;
+namespace avx512 {
 
 /// Column c from lanes 2c and 2c + 1 of each half, both halves in column order.
 LOWBIT_TARGET_AVX512 LOWBIT_ALWAYS_INLINE void store16(std::int32_t* out, __m512i lo, __m512i hi) noexcept {
@@ -31,8 +31,8 @@ LOWBIT_TARGET_AVX512 LOWBIT_ALWAYS_INLINE void store16(std::int32_t* out, __m512
 }
 
 template <int MR>
-LOWBIT_TARGET_AVX512 void tile(const std::int16_t* a, index_t lda, const std::int8_t* panel,
-                               index_t kq, std::int32_t* out) noexcept {
+LOWBIT_TARGET_AVX512 void gemm_tile(const std::int16_t* a, index_t lda, const std::int8_t* panel,
+                                    index_t kq, std::int32_t* out) noexcept {
   static_assert(MR >= 1 && MR <= 8, "the AVX-512BW tile handles 1 to 8 rows");
   // Named accumulators from opaque zeros (see kernels/gemm_avx2.hpp for why).
 #define LOWBIT_AVX512_DECLARE(r)                                                                   \
@@ -65,7 +65,22 @@ LOWBIT_TARGET_AVX512 void tile(const std::int16_t* a, index_t lda, const std::in
 #undef LOWBIT_AVX512_STORE
 }
 
-}  // namespace gemm_avx512
+struct gemm_micro_kernel {
+  static constexpr kernel_path path = kernel_path::avx512;
+  static constexpr int mr = 8;
+  static constexpr index_t nr = 16, kr = 4;
+  static constexpr a_layout packed_a = a_layout::s16;
+
+  template <int MR>
+  static void tile(const std::int16_t* a, index_t lda, const std::int8_t* panel, index_t kq,
+                   std::int32_t* out) noexcept {
+    gemm_tile<MR>(a, lda, panel, kq, out);
+  }
+};
+
+}  // namespace avx512
+
+avx512::gemm_micro_kernel gemm_kernel(paths::avx512);
 }  // namespace kernels
 LOWBIT_NAMESPACE_END
 

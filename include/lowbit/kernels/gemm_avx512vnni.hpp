@@ -12,7 +12,9 @@
 #include <cstring>
 
 #include "lowbit/config.hpp"
-#include "lowbit/kernels/detail/x86_intrinsics.hpp"
+#include "lowbit/kernels/gemm_contract.hpp"
+#include "lowbit/kernels/x86.hpp"
+#include "lowbit/runtime/path.hpp"
 
 #if LOWBIT_HAVE_X86_PATHS
 
@@ -20,12 +22,10 @@ LOWBIT_AVX512_DIAGNOSTICS_BEGIN
 
 LOWBIT_NAMESPACE_BEGIN
 namespace kernels {
-namespace gemm_avx512vnni {
-
-inline constexpr int mr = 8;
+namespace avx512vnni {
 
 template <int MR>
-LOWBIT_TARGET_AVX512VNNI void tile(const std::uint8_t* a, index_t lda, const std::int8_t* panel,
+LOWBIT_TARGET_AVX512VNNI void gemm_tile(const std::uint8_t* a, index_t lda, const std::int8_t* panel,
                                    index_t kq, std::int32_t* out) noexcept {
   static_assert(MR >= 1 && MR <= 8, "the VNNI tile handles 1 to 8 rows");
   // Named accumulators from opaque zeros (see kernels/gemm_avx2.hpp for why).
@@ -56,7 +56,22 @@ LOWBIT_TARGET_AVX512VNNI void tile(const std::uint8_t* a, index_t lda, const std
   if constexpr (MR > 7) _mm512_storeu_si512(out + 112, c7);
 }
 
-}  // namespace gemm_avx512vnni
+struct gemm_micro_kernel {
+  static constexpr kernel_path path = kernel_path::avx512vnni;
+  static constexpr int mr = 8;
+  static constexpr index_t nr = 16, kr = 4;
+  static constexpr a_layout packed_a = a_layout::u8;
+
+  template <int MR>
+  static void tile(const std::uint8_t* a, index_t lda, const std::int8_t* panel, index_t kq,
+                   std::int32_t* out) noexcept {
+    gemm_tile<MR>(a, lda, panel, kq, out);
+  }
+};
+
+}  // namespace avx512vnni
+
+avx512vnni::gemm_micro_kernel gemm_kernel(paths::avx512vnni);
 }  // namespace kernels
 LOWBIT_NAMESPACE_END
 

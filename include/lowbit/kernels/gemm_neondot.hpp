@@ -11,15 +11,15 @@
 #include <cstdint>
 
 #include "lowbit/config.hpp"
+#include "lowbit/kernels/gemm_contract.hpp"
+#include "lowbit/runtime/path.hpp"
 
 #if LOWBIT_HAVE_NEON_DOT_PATH
 #include <arm_neon.h>
 
 LOWBIT_NAMESPACE_BEGIN
 namespace kernels {
-namespace gemm_neondot {
-
-inline constexpr int mr = 4;
+namespace neondot {
 
 /// Raw sums of a 4 x 16 tile; `a` is one interleaved block of 4 rows (kq quads of 16 bytes).
 LOWBIT_TARGET_NEONDOT inline void tile4(const std::int8_t* a, const std::int8_t* panel, index_t kq,
@@ -42,7 +42,23 @@ LOWBIT_TARGET_NEONDOT inline void tile4(const std::int8_t* a, const std::int8_t*
     for (int g = 0; g < 4; ++g) vst1q_s32(out + r * 16 + 4 * g, acc[r][g]);
 }
 
-}  // namespace gemm_neondot
+struct gemm_micro_kernel {
+  static constexpr kernel_path path = kernel_path::neondot;
+  static constexpr int mr = 4;
+  static constexpr index_t nr = 16, kr = 4;
+  static constexpr a_layout packed_a = a_layout::s8x4;
+
+  /// `a` is the interleaved block of 4 rows the tile starts at; every tile is 4 rows (blocks are
+  /// padded with zero rows), so R is ignored.
+  template <int R>
+  static void tile(const std::int8_t* a, index_t, const std::int8_t* panel, index_t kq, std::int32_t* out) noexcept {
+    tile4(a, panel, kq, out);
+  }
+};
+
+}  // namespace neondot
+
+neondot::gemm_micro_kernel gemm_kernel(paths::neondot);
 }  // namespace kernels
 LOWBIT_NAMESPACE_END
 

@@ -1,31 +1,29 @@
 // lowbit/kernels/gemm_scalar.hpp: the GEMM micro-kernel in portable C++ (the scalar and simd paths).
 //
-// Vocabulary used by all GEMM micro-kernels (kernels/gemm_*.hpp):
-//   MR      rows of activations one kernel call handles (a tile is MR x NR outputs)
-//   NR      output columns of a weight panel (16, see gemm/packed_weights.hpp)
-//   KR      depth of a quad: 4 consecutive k of one column, stored together
-//   panel   NR columns of packed weights over the whole (padded) depth
-//   depth   K; kq = K_padded / KR quads
-//   packed A  activations rearranged for one kernel family (int16 minus zero point here; see
-//           gemm/gemm.hpp for the others)
-// A micro-kernel writes the raw sums of its tile; the driver compensates zero points and applies
-// the output stage.
+// The reference micro-kernel: packed A is int16 a - za, so the driver has nothing to compensate.
+// Also the kernel of the simd path (the GEMM has no xsimd version).
 #pragma once
 
 #include <cstdint>
 
 #include "lowbit/config.hpp"
+#include "lowbit/kernels/gemm_contract.hpp"
+#include "lowbit/runtime/path.hpp"
 
 LOWBIT_NAMESPACE_BEGIN
 namespace kernels {
-namespace gemm_scalar {
+namespace scalar {
 
-inline constexpr int mr = 4;
+struct gemm_micro_kernel {
+  static constexpr kernel_path path = kernel_path::scalar;
+  static constexpr int mr = 4;
+  static constexpr index_t nr = 16, kr = 4;
+  static constexpr a_layout packed_a = a_layout::s16;
 
-/// out[r * 16 + j] = sum over quads q, t < 4 of a[r * lda + 4q + t] * panel[64q + 4j + t].
-template <int MR>
-void tile(const std::int16_t* a, index_t lda, const std::int8_t* panel, index_t kq,
-          std::int32_t* out) noexcept {
+  /// out[r * 16 + j] = sum over quads q, t < 4 of a[r * lda + 4q + t] * panel[64q + 4j + t].
+  template <int MR>
+  static void tile(const std::int16_t* a, index_t lda, const std::int8_t* panel, index_t kq,
+                   std::int32_t* out) noexcept {
   std::int32_t acc[MR][16] = {};
   for (index_t q = 0; q < kq; ++q) {
     const std::int8_t* b = panel + q * 64;
@@ -38,8 +36,11 @@ void tile(const std::int16_t* a, index_t lda, const std::int8_t* panel, index_t 
   }
   for (int r = 0; r < MR; ++r)
     for (int j = 0; j < 16; ++j) out[r * 16 + j] = acc[r][j];
-}
+  }
+};
 
-}  // namespace gemm_scalar
+}  // namespace scalar
+
+scalar::gemm_micro_kernel gemm_kernel(paths::scalar);
 }  // namespace kernels
 LOWBIT_NAMESPACE_END

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "lowbit/config.hpp"
-#include "lowbit/kernels/detail/x86_intrinsics.hpp"
+#include "lowbit/kernels/x86.hpp"
 #include "lowbit/kernels/histogram_scalar.hpp"
 
 #if LOWBIT_HAVE_X86_PATHS
@@ -30,7 +30,9 @@ LOWBIT_TARGET_AVX2 LOWBIT_ALWAYS_INLINE void histc_blocks(const float* x, index_
     const __m256 v = _mm256_loadu_ps(x + i);
     const __m256 inside = _mm256_and_ps(_mm256_cmp_ps(v, vlo, _CMP_GE_OQ), _mm256_cmp_ps(v, vhi, _CMP_LE_OQ));
     const __m256 scaled = _mm256_div_ps(_mm256_mul_ps(_mm256_sub_ps(v, vlo), vnb), vwidth);
-    const __m256i pos = _mm256_min_epi32(_mm256_cvttps_epi32(scaled), last);
+    // scaled is in [0, bins (1 + eps)] for values inside (the caller checked histc_float_safe); the
+    // clamps keep every index in [0, bins - 1] even so.
+    const __m256i pos = _mm256_max_epi32(_mm256_min_epi32(_mm256_cvttps_epi32(scaled), last), _mm256_setzero_si256());
     _mm256_store_si256(reinterpret_cast<__m256i*>(idx), _mm256_blendv_epi8(spare, pos, _mm256_castps_si256(inside)));
     for (int j = 0; j < 8; ++j) out(j, idx[j]);
   }

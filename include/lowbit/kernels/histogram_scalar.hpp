@@ -14,10 +14,13 @@ LOWBIT_NAMESPACE_BEGIN
 namespace kernels {
 namespace scalar {
 
-/// True when (x - lo) * bins stays finite in float32 for every x in [lo, hi]; beyond that (ranges
-/// wider than FLT_MAX / bins, about 1.7e35 for 2048 bins) the bins are computed in double.
+/// True when (x - lo) * bins stays finite in float32 for every x in [lo, hi] (the product is
+/// monotonic in x, so checking the widest one is enough); beyond that (ranges wider than about
+/// FLT_MAX / bins, 1.7e35 for 2048 bins) the bins are computed in double. The product itself is
+/// tested: FLT_MAX / bins rounds, and a width just below it can still overflow when multiplied back.
 inline bool histc_float_safe(float lo, float hi, index_t bins) noexcept {
-  return hi - lo <= std::numeric_limits<float>::max() / static_cast<float>(bins);
+  const float width = hi - lo;
+  return width <= std::numeric_limits<float>::max() && width * static_cast<float>(bins) <= std::numeric_limits<float>::max();
 }
 
 inline void histc(const float* x, index_t n, float lo, float hi, index_t bins,

@@ -2,7 +2,7 @@
 //
 // All sums are accumulated in double. For x (reference) and y (approximation) of n elements:
 //   mse        sum((x - y)^2) / n                      (0 for empty tensors)
-//   max_abs    max |x - y|
+//   max_abs    max |x - y| (NaN if any difference is NaN: a NaN is never hidden)
 //   sqnr_db    10 log10(sum(x^2) / sum((x - y)^2))      (+Inf when y == x, -Inf when x == 0 != y)
 //   cosine     <x, y> / (|x| |y|)                      (1 when both are zero, 0 when one is)
 #pragma once
@@ -34,7 +34,7 @@ inline error_stats compare(const float* x, const float* y, index_t n) {
     sy += b * b;
     sxy += a * b;
     se += d * d;
-    me = std::max(me, std::fabs(d));
+    me = (std::isnan(d) || std::fabs(d) > me) ? std::fabs(d) : me;  // NaN, once seen, stays
   }
   error_stats s;
   s.mse = n > 0 ? se / static_cast<double>(n) : 0.0;

@@ -36,11 +36,10 @@
 #include "lowbit/core/error.hpp"
 #include "lowbit/core/granularity.hpp"
 #include "lowbit/core/qparams.hpp"
-#include "lowbit/detail/elementwise.hpp"
 #include "lowbit/detail/float_ops.hpp"
-#include "lowbit/detail/runs.hpp"
 #include "lowbit/kernels/histogram.hpp"
-#include "lowbit/kernels/isa.hpp"
+#include "lowbit/tensor/engine.hpp"
+#include "lowbit/tensor/runs.hpp"
 #include "lowbit/observers/observer.hpp"
 
 LOWBIT_NAMESPACE_BEGIN
@@ -76,13 +75,16 @@ inline bool adjust_min_max(float min, float max, index_t bins, index_t upsample,
   const float hist_bin_width = (max - min) / static_cast<float>(bins * upsample);
   const float span = mul(static_cast<float>(bins), hist_bin_width);
   const float ratio = (cmax - cmin) / span;
-  if (!(hist_bin_width > 0.0f) || !(ratio <= static_cast<float>(max_downsample))) return false;
+  if (!(hist_bin_width > 0.0f) || !std::isfinite(hist_bin_width) || !(ratio <= static_cast<float>(max_downsample))) return false;
   downsample = static_cast<index_t>(std::ceil(ratio));
   const float grown = mul(static_cast<float>(downsample), span);
   const float e = grown - (cmax - cmin);
   const float new_max = cmax + e;
   const float first = std::nearbyint((min - cmin) / hist_bin_width);
-  if (!(new_max >= cmax) || !(first >= 0.0f && first + static_cast<float>(bins * upsample) <= static_cast<float>(bins * downsample)))
+  // A grown maximum beyond FLT_MAX (ranges near the float limit) would make the range infinite:
+  // such growth is rebinned instead.
+  if (!(new_max >= cmax) || !std::isfinite(new_max) || !std::isfinite(e) ||
+      !(first >= 0.0f && first + static_cast<float>(bins * upsample) <= static_cast<float>(bins * downsample)))
     return false;
   cmax = new_max;
   start = static_cast<index_t>(first);
@@ -155,7 +157,7 @@ class histogram_observer : public detail::observer_state<histogram_observer<Gran
   friend base;
 
  public:
-  explicit histogram_observer(index_t bins = 2048, Granularity g = {}, index_t upsample_rate = 128)
+  explicit histogram_observer(Granularity g = {}, index_t bins = 2048, index_t upsample_rate = 128)
       : base(g), bins_(bins), upsample_(upsample_rate) {
     if (bins < 1) detail::fail("histogram_observer: bins must be positive, got ", bins);
     if (upsample_rate < 1) detail::fail("histogram_observer: upsample rate must be positive, got ", upsample_rate);
@@ -240,12 +242,12 @@ class histogram_observer : public detail::observer_state<histogram_observer<Gran
   std::vector<std::uint32_t> bin_batch(const detail::float_input& in, const granularity_desc& g,
                                        index_t slots, const std::vector<float>& lo,
                                        const std::vector<float>& hi) const {
-    const isa path = active_isa();
+    const kernel_path path = this->ctx_.path;
     const std::vector<detail::run> pieces = detail::run_pieces(in.view, g, index_t{1} << 16);
-    index_t tasks = std::min<index_t>(this->exec_.threads, static_cast<index_t>(pieces.size()));
+    index_t tasks = std::min<index_t>(this->ctx_.threads, static_cast<index_t>(pieces.size()));
     if (in.view.size() < (index_t{1} << 18) || slots * bins_ * tasks > (index_t{1} << 24)) tasks = 1;
     std::vector<std::vector<std::uint32_t>> counts(static_cast<std::size_t>(tasks));
-    this->exec_.run(tasks, [&](index_t t) {
+    this->ctx_.run(tasks, [&](index_t t) {
       std::vector<std::uint32_t>& c = counts[static_cast<std::size_t>(t)];
       c.assign(static_cast<std::size_t>(slots * bins_), 0u);
       std::vector<float> buffer;

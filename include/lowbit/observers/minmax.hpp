@@ -21,9 +21,6 @@
 #include "lowbit/core/error.hpp"
 #include "lowbit/core/granularity.hpp"
 #include "lowbit/core/qparams.hpp"
-#include "lowbit/detail/elementwise.hpp"
-#include "lowbit/detail/runs.hpp"
-#include "lowbit/kernels/isa.hpp"
 #include "lowbit/observers/observer.hpp"
 
 LOWBIT_NAMESPACE_BEGIN
@@ -81,7 +78,7 @@ class moving_average_minmax_observer
   friend base;
 
  public:
-  explicit moving_average_minmax_observer(float averaging_constant = 0.01f, Granularity g = {})
+  explicit moving_average_minmax_observer(Granularity g = {}, float averaging_constant = 0.01f)
       : base(g), c_(averaging_constant) {
     if (!(averaging_constant > 0.0f && averaging_constant <= 1.0f))
       detail::fail("moving_average_minmax_observer: averaging constant ", averaging_constant,

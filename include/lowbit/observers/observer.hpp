@@ -10,6 +10,7 @@
 //   void reset();                                                // forget everything
 //   void merge(const Observer& other);                           // combine two observers of one kind
 //   range observed_range() const;                                // per-slot min / max seen so far
+//                                                                // (its size() is the slot count)
 //   index_t batches() const;                                     // batches observed
 //
 // (C++20: the concept lowbit::observer; C++17: the trait lowbit::is_observer_v.) Histogram
@@ -35,10 +36,10 @@
 #include "lowbit/core/error.hpp"
 #include "lowbit/core/granularity.hpp"
 #include "lowbit/core/qparams.hpp"
-#include "lowbit/detail/elementwise.hpp"
-#include "lowbit/detail/runs.hpp"
-#include "lowbit/kernels/isa.hpp"
-#include "lowbit/parallel/thread_pool.hpp"
+#include "lowbit/core/shape.hpp"
+#include "lowbit/runtime/context.hpp"
+#include "lowbit/tensor/engine.hpp"
+#include "lowbit/tensor/runs.hpp"
 
 LOWBIT_NAMESPACE_BEGIN
 
@@ -61,8 +62,7 @@ struct is_observer_impl<
 /// batch and infinity counters, error messages. Derived::observe_input(in) does the rest.
 template <class Derived, class Granularity>
 class observer_state {
-  static_assert(std::is_same_v<Granularity, per_tensor> || std::is_same_v<Granularity, per_channel>,
-                "observers are per_tensor or per_channel(axis)");
+  static_assert(is_granularity_v<Granularity>, "observers are per_tensor, per_channel(axis) or per_group(axis, size)");
 
  public:
   observer_state() = default;
@@ -83,16 +83,19 @@ class observer_state {
   /// Slots (1 per tensor, or the channel count); 0 before the first batch.
   index_t slots() const noexcept { return slots_ < 0 ? 0 : slots_; }
 
-  /// Threads used to observe large batches (default: lowbit's pool with max_threads()).
-  void set_execution(execution ex) { exec_ = std::move(ex); }
-  const execution& execution_policy() const noexcept { return exec_; }
+  /// Threads and kernel path used to observe batches (default: context{}, taken when the observer
+  /// was made).
+  void set_context(context ctx) { ctx_ = std::move(ctx); }
+  const context& get_context() const noexcept { return ctx_; }
 
  protected:
   int axis() const noexcept { return axis_of(granularity_); }
 
   granularity_desc desc(const float_input& in) const {
     granularity_desc g(granularity_);
-    g.axis = std::is_same_v<Granularity, per_channel> ? in.axis : 0;
+    g.axis = std::is_same_v<Granularity, per_tensor> ? 0 : in.axis;
+    if (g.kind == granularity_kind::group && g.group_size <= 0)
+      fail("observe: per_group group_size must be positive, got ", g.group_size);
     return g;
   }
 
@@ -124,7 +127,7 @@ class observer_state {
     b.slots = slot_count(in.view, b.g);
     check_slots(b.slots, in);
     const std::string label = batch_label();
-    b.r = observe_ranges(in, b.g, active_isa(), nonfinite_mode::skip_inf, &b.infinities, label.c_str(), exec_);
+    b.r = observe_ranges(in, b.g, ctx_, nonfinite_mode::skip_inf, &b.infinities, label.c_str());
     return b;
   }
 
@@ -150,11 +153,28 @@ class observer_state {
   }
 
   Granularity granularity_{};
-  execution exec_{};
+  context ctx_{};
   index_t slots_ = -1;
   index_t batches_ = 0;
   index_t infinities_ = 0;
 };
+
+/// The context an observer computes with (observer_state's), or the default one for a user
+/// observer that has none.
+template <class T, class = void>
+struct has_context : std::false_type {};
+template <class T>
+struct has_context<T, std::void_t<decltype(std::declval<const T&>().get_context())>> : std::true_type {};
+
+template <class Observer>
+context context_of(const Observer& o) {
+  if constexpr (has_context<Observer>::value) {
+    return o.get_context();
+  } else {
+    (void)o;
+    return context{};
+  }
+}
 
 }  // namespace detail
 

@@ -2,8 +2,8 @@
 //
 // Forward (torch.fake_quantize_per_tensor_affine / _per_channel_affine, bit for bit):
 //   q = zp + nearbyint(x * (1/s));   y = (clamp(q, qmin, qmax) - zp) * s
-// Backward, the straight-through estimator: dx = dy where qmin <= q <= qmax (q before clamping),
-// 0 elsewhere.
+// Backward, the straight-through estimator: dx = dy * mask, mask = 1 where qmin <= q <= qmax (q
+// before clamping) and 0 elsewhere (a product, as PyTorch's: -0 and NaN come through as they do there).
 //
 // Functions work on a matrix and a mask; fake_quantize<Quantizer, Observer> is the module PyTorch
 // calls FakeQuantize: in training it shows each input to its observer, takes qparams from the
@@ -29,9 +29,10 @@
 #include "lowbit/core/error.hpp"
 #include "lowbit/core/granularity.hpp"
 #include "lowbit/core/qparams.hpp"
-#include "lowbit/core/quantized_tensor.hpp"
-#include "lowbit/detail/runs.hpp"
 #include "lowbit/observers/minmax.hpp"
+#include "lowbit/tensor/engine.hpp"
+#include "lowbit/tensor/quantized_tensor.hpp"
+#include "lowbit/tensor/runs.hpp"
 
 LOWBIT_NAMESPACE_BEGIN
 
@@ -76,8 +77,9 @@ fake_quant_output fake_quantize_forward(const Eigen::DenseBase<Derived>& x, cons
     detail::fail("fake_quantize: expected ", slots, " scales and zero points, got ", p.size());
   std::vector<float> inv(p.scale.size());
   for (std::size_t s = 0; s < inv.size(); ++s) {
-    if (!(std::isfinite(p.scale[s]) && p.scale[s] >= std::numeric_limits<float>::min()))
-      detail::fail("fake_quantize: scale[", s, "] = ", p.scale[s], " is not a positive normal float");
+    detail::check_scale(p.scale[s], "fake_quantize", static_cast<index_t>(s));
+    if (p.zero_point[s] < qmin || p.zero_point[s] > qmax)  // PyTorch rejects these too
+      detail::fail("fake_quantize: zero_point[", s, "] = ", p.zero_point[s], " is outside [", qmin, ", ", qmax, "]");
     inv[s] = 1.0f / p.scale[s];
   }
   fake_quant_output out;
@@ -96,13 +98,14 @@ fake_quant_output fake_quantize_forward(const Eigen::DenseBase<Derived>& x, cons
   return out;
 }
 
-/// Straight-through backward: dy where the mask is set, 0 elsewhere (C order, dy's shape).
+/// Straight-through backward: dy * mask (C order, dy's shape), as PyTorch computes it: a masked
+/// element gets dy * 0, which is -0 for a negative gradient and NaN for a NaN or infinite one.
 template <class Derived>
 row_matrix fake_quantize_backward(const Eigen::DenseBase<Derived>& dy, const std::vector<std::uint8_t>& mask) {
   if (static_cast<std::size_t>(dy.size()) != mask.size())
     detail::fail("fake_quantize_backward: gradient has ", dy.size(), " elements, the mask ", mask.size());
   row_matrix dx = dy.derived().template cast<float>();
-  for (index_t i = 0; i < dx.size(); ++i) dx.data()[i] = mask[static_cast<std::size_t>(i)] ? dx.data()[i] : 0.0f;
+  for (index_t i = 0; i < dx.size(); ++i) dx.data()[i] *= static_cast<float>(mask[static_cast<std::size_t>(i)]);
   return dx;
 }
 
@@ -149,7 +152,7 @@ class fake_quantize {
   const qparams& params() const noexcept { return params_; }
   /// Sets qparams directly (e.g. from a calibration run); validated against the format.
   void set_params(qparams p) {
-    validate_qparams<format, typename Quantizer::scheme>(p, p.size(), "fake_quantize");
+    detail::check_qparams<format, typename Quantizer::scheme>(p, p.size(), "fake_quantize");
     params_ = std::move(p);
   }
   const Observer& observer() const noexcept { return observer_; }

@@ -28,10 +28,10 @@
 #include "lowbit/core/error.hpp"
 #include "lowbit/core/granularity.hpp"
 #include "lowbit/core/qparams.hpp"
-#include "lowbit/core/quantized_tensor.hpp"
 #include "lowbit/core/scheme.hpp"
 #include "lowbit/detail/float_ops.hpp"
-#include "lowbit/detail/runs.hpp"
+#include "lowbit/tensor/quantized_tensor.hpp"
+#include "lowbit/tensor/runs.hpp"
 #include "lowbit/qat/fake_quant.hpp"
 
 LOWBIT_NAMESPACE_BEGIN
@@ -96,7 +96,7 @@ class learnable_fake_quantize {
       const float dyi = g.data()[i];
       const float q = std::nearbyint(z + detail::mul(x, inv));
       const bool inside = q >= qmin && q <= qmax;
-      dx.data()[i] = inside ? dyi : 0.0f;
+      dx.data()[i] = dyi * (inside ? 1.0f : 0.0f);  // a product, as PyTorch's: -0 and NaN come through
       if (inside) {
         const float x_fq = detail::mul(q - z, sc);
         ds[static_cast<std::size_t>(s)] += dyi * (x_fq - x) * inv * factor;
@@ -143,6 +143,11 @@ class learnable_fake_quantize {
     for (float& s : scale) {  // PyTorch clamps the scale to eps when it is learned
       if (std::isnan(s)) detail::fail("learnable_fake_quantize: the scale became NaN");
       s = std::max(s, scale_eps);
+    }
+    for (std::size_t i = 0; i < zero_point.size(); ++i) {  // a diverged step must not reach an integer cast
+      if (!std::isfinite(zero_point[i]))
+        detail::fail("learnable_fake_quantize: zero_point[", i, "] = ", zero_point[i],
+                     " is not finite (a diverged training step?); re-initialize it with init()");
     }
   }
 

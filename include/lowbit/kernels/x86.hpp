@@ -1,4 +1,4 @@
-// lowbit/kernels/detail/x86_intrinsics.hpp: x86 intrinsics, or SIMDe's portable versions in the emulation test build.
+// lowbit/kernels/x86.hpp: x86 intrinsics, or SIMDe's portable versions in the emulation test build.
 #pragma once
 
 #include "lowbit/config.hpp"

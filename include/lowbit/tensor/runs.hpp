@@ -1,4 +1,4 @@
-// lowbit/detail/runs.hpp: float inputs as a 3-D view around the channel axis, and their traversal in runs.
+// lowbit/tensor/runs.hpp: float inputs as a 3-D view around the channel axis, and their traversal in runs.
 //
 // Every input tensor is seen as (outer, channels, inner) = (n0, n1, n2) with element strides
 // (s0, s1, s2): the dimensions before the axis, the axis, and the dimensions after it, flattened.
@@ -17,6 +17,7 @@
 #include <Eigen/Core>
 #include <algorithm>
 #include <cstdint>
+#include <utility>
 #include <limits>
 #include <string>
 #include <type_traits>
@@ -25,6 +26,7 @@
 #include "lowbit/config.hpp"
 #include "lowbit/core/error.hpp"
 #include "lowbit/core/granularity.hpp"
+#include "lowbit/core/shape.hpp"
 
 LOWBIT_NAMESPACE_BEGIN
 namespace detail {
@@ -50,55 +52,40 @@ struct float_input {
   std::vector<float> storage;
 };
 
-inline int normalize_axis(int axis, index_t rank, const char* what) {
-  if (axis < -rank || axis >= rank) {
-    fail(what, ": axis ", axis, " is out of range for a tensor of rank ", rank, " (valid: ", -rank,
-         " to ", rank - 1, ")");
-  }
-  return axis < 0 ? static_cast<int>(axis + rank) : axis;
-}
-
-/// ceil(a / b) for a >= 0, b > 0, without overflowing for large b.
-inline index_t ceil_div(index_t a, index_t b) noexcept { return a == 0 ? 0 : 1 + (a - 1) / b; }
-
-inline std::string shape_string(const std::vector<index_t>& shape);
-
-/// The element count of a shape; lowbit::error for negative dimensions or a product that
-/// overflows index_t.
-inline index_t checked_size(const std::vector<index_t>& shape, const char* what) {
-  index_t n = 1;
-  for (index_t d : shape) {
-    if (d < 0) fail(what, ": negative dimension in shape ", shape_string(shape));
-    if (d != 0 && n > std::numeric_limits<index_t>::max() / d)
-      fail(what, ": shape ", shape_string(shape), " has more elements than index_t holds");
-    n *= d;
-  }
-  return n;
-}
-
-inline std::string shape_string(const std::vector<index_t>& shape) {
-  std::string s = "[";
-  for (std::size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
-  return s + "]";
-}
-
-/// A contiguous C-order buffer of the given shape, seen around `axis`.
+/// A contiguous C-order buffer of the given shape, seen around `axis`. The pointer must be aligned
+/// as a float is (4 bytes; any pointer to a float object is), which is checked: a misaligned
+/// buffer (bytes from a file at an odd offset, say) raises lowbit::error instead of being read
+/// with misaligned loads.
 inline float_input make_input(const float* data, const std::vector<index_t>& shape, int axis) {
   if (shape.empty()) fail("a tensor needs at least one dimension (use {1} for a scalar)");
   float_input in;
   in.shape = shape;
   in.axis = normalize_axis(axis, static_cast<index_t>(shape.size()), "tensor");
-  checked_size(shape, "tensor");
+  const index_t total = checked_size(shape, "tensor");
+  if (reinterpret_cast<std::uintptr_t>(data) % alignof(float) != 0)
+    fail("tensor data pointer ", static_cast<const void*>(data), " is not aligned to ", alignof(float),
+         " bytes; copy the values into a float array first");
+  if (data == nullptr && total > 0) fail("tensor data pointer is null");
   index_t outer = 1, inner = 1;
   for (std::size_t d = 0; d < shape.size(); ++d) {
     if (static_cast<int>(d) < in.axis) outer *= shape[d];
     if (static_cast<int>(d) > in.axis) inner *= shape[d];
   }
   const index_t channels = shape[static_cast<std::size_t>(in.axis)];
-  if (data == nullptr && outer * channels * inner > 0) fail("tensor data pointer is null");
   in.view = view3{data, outer, channels, inner, channels * inner, inner, 1};
   return in;
 }
+
+/// True for contiguous containers of floats that are not Eigen objects: std::vector<float>,
+/// std::array, std::span<const float> (C++20), anything with data() -> float pointer and size().
+template <class C, class = void>
+struct is_float_span : std::false_type {};
+template <class C>
+struct is_float_span<C, std::void_t<decltype(std::declval<const C&>().data()), decltype(std::declval<const C&>().size())>>
+    : std::bool_constant<std::is_same_v<std::remove_cv_t<std::remove_pointer_t<decltype(std::declval<const C&>().data())>>, float> &&
+                         !std::is_base_of_v<Eigen::EigenBase<C>, C>> {};
+template <class C>
+inline constexpr bool is_float_span_v = is_float_span<C>::value;
 
 /// An Eigen dense object (matrix, vector, Map, Block with strides, or any expression) of shape
 /// [rows, cols], seen around axis 0 (rows) or 1 (columns). Objects with direct access to float
@@ -222,13 +209,6 @@ inline std::vector<run> run_pieces(const view3& v, const granularity_desc& g, in
     }
   });
   return out;
-}
-
-/// Validates a granularity against an input (axis already normalized by make_input).
-inline void check_granularity(const float_input& in, const granularity_desc& g) {
-  if (g.kind == granularity_kind::group && g.group_size <= 0)
-    fail("per_group: group_size must be positive, got ", g.group_size);
-  (void)in;
 }
 
 }  // namespace detail

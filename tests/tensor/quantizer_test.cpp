@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <type_traits>
 #include <vector>
 
 #include "lowbit/lowbit.hpp"
@@ -180,6 +181,37 @@ TEST(quantizer, given_qparams_are_used_as_is) {
   EXPECT_EQ(t.code(1), -10);
   EXPECT_EQ(t.code(2), -9);
   EXPECT_EQ(t.code(3), 127);
+}
+
+// The newcomer's report: a custom range needed a type derived from a detail name. integer_format
+// is public, and a quantizer takes it like any format.
+struct uint7 : lowbit::integer_format<8, false, 0, 127> {
+  static constexpr const char* name = "uint7";
+};
+TEST(quantizer, takes_custom_integer_formats) {
+  static_assert(lowbit::is_format_v<uint7>);
+  static_assert(uint7::qmax == 127 && !uint7::is_signed && uint7::bits == 8);
+  using int3 = lowbit::integer_format<4, true, -4, 3>;
+  static_assert(lowbit::is_format_v<int3>);
+  EXPECT_STREQ(int3::name, "custom");
+  Eigen::RowVector4f x(-1.f, 0.f, 2.f, 3.f);
+  const auto t = lowbit::quantizer<uint7, lowbit::affine>().quantize(x);
+  EXPECT_EQ(t.code(3), 127);
+  EXPECT_EQ(t.code(0), 0);
+  const auto t3 = lowbit::quantizer<int3, lowbit::symmetric>().quantize(x);
+  EXPECT_EQ(t3.code(3), 3);
+  EXPECT_EQ(t3.code(0), -1);
+}
+
+// The newcomer's report: quantizer<uint8> silently meant symmetric (zero point 128). The default
+// scheme now follows PyTorch's defaults: affine for unsigned formats, symmetric for signed ones.
+TEST(quantizer, default_scheme_is_affine_for_unsigned_and_symmetric_for_signed) {
+  static_assert(std::is_same_v<lowbit::quantizer<lowbit::uint8>::scheme, lowbit::affine>);
+  static_assert(std::is_same_v<lowbit::quantizer<lowbit::uint4>::scheme, lowbit::affine>);
+  static_assert(std::is_same_v<lowbit::quantizer<lowbit::int8>::scheme, lowbit::symmetric>);
+  static_assert(std::is_same_v<lowbit::quantizer<lowbit::int2>::scheme, lowbit::symmetric>);
+  Eigen::RowVector2f x(0.5f, 2.f);
+  EXPECT_EQ(lowbit::quantizer<lowbit::uint8>().quantize(x).params().zero_point[0], 0);  // PyTorch's MinMaxObserver
 }
 
 }  // namespace

@@ -1,17 +1,7 @@
-// lowbit/parallel/thread_pool.hpp: the parallel-for hook lowbit's kernels use, and a small default pool.
+// lowbit/runtime/thread_pool.hpp: lowbit's default thread pool, and the thread count it starts with.
 //
-// Every multi-threaded operation takes an `execution` (defaulting to default_execution()):
-//
-//   lowbit::execution ex;                 // default: lowbit's own pool, max_threads() threads
-//   ex.threads = 1;                       // run on the calling thread only
-//   ex.parallel_for = [&](lowbit::index_t n, const lowbit::task_fn& task) {
-//     my_pool.parallel_for(0, n, task);   // plug in any thread pool (TBB, OpenMP, your own)
-//   };
-//
-// A parallel_for must call task(i) exactly once for every i in [0, n), possibly concurrently,
-// and return when all calls have returned. lowbit hands it at most `threads` workers at a time,
-// so a user pool with more threads than `threads` still runs only that many of lowbit's tasks at
-// once. Tasks that throw are caught; the first exception is rethrown on the calling thread.
+// Operations reach threads through their context (runtime/context.hpp), which uses this pool
+// unless a user plugs in their own parallel-for.
 #pragma once
 
 #include <algorithm>
@@ -170,47 +160,5 @@ inline thread_pool& default_pool() {
   static thread_pool pool(max_threads());
   return pool;
 }
-
-/// How an operation may run in parallel.
-struct execution {
-  int threads = max_threads();      ///< at most this many of lowbit's tasks run at once; 1 = inline
-  parallel_for_fn parallel_for;     ///< empty: lowbit's default_pool()
-
-  /// Runs task(i), i in [0, n): inline when threads == 1 or n == 1, else through the hook. If
-  /// tasks throw, the remaining ones are skipped and the first exception is rethrown here, on
-  /// the calling thread (a worker thread never lets an exception escape).
-  ///
-  /// At most `threads` calls run at once, whatever the pool's size: the hook gets
-  /// min(n, threads) workers, each of which takes indices from a shared counter.
-  void run(index_t n, const task_fn& task) const {
-    if (threads <= 1 || n <= 1) {
-      for (index_t i = 0; i < n; ++i) task(i);
-      return;
-    }
-    std::mutex mutex;
-    std::exception_ptr first;
-    std::atomic<bool> failed{false};
-    std::atomic<index_t> next{0};
-    const index_t workers = std::min<index_t>(n, threads);
-    const task_fn worker = [&](index_t) {
-      for (index_t i = next.fetch_add(1); i < n; i = next.fetch_add(1)) {
-        if (failed.load(std::memory_order_relaxed)) return;
-        try {
-          task(i);
-        } catch (...) {
-          std::lock_guard<std::mutex> lock(mutex);
-          if (!first) first = std::current_exception();
-          failed.store(true);
-        }
-      }
-    };
-    if (parallel_for) {
-      parallel_for(workers, worker);
-    } else {
-      default_pool().parallel_for(workers, worker);
-    }
-    if (first) std::rethrow_exception(first);
-  }
-};
 
 LOWBIT_NAMESPACE_END

@@ -27,7 +27,7 @@ void check(const std::string& key, const lowbit::row_matrix& x, const G& granula
   const auto& want_scale = golden()[key + ".scale"].f32;
   const auto& want_zp = golden()[key + ".zero_point"].i64;
   lowbit::quantizer<F, S, G> q(granularity);
-  const lowbit::qparams p = q.compute_qparams(x);
+  const lowbit::qparams p = q.qparams_for(q.observe(x));
   ASSERT_EQ(p.scale.size(), want_scale.size());
   for (std::size_t i = 0; i < want_scale.size(); ++i) {
     EXPECT_EQ(p.scale[i], want_scale[i]) << "slot " << i;

@@ -1,6 +1,6 @@
-// lowbit/kernels/quantize_avx2.hpp: the elementwise kernels for AVX2, reached at run time.
+// lowbit/kernels/elementwise_avx2.hpp: the elementwise kernels for AVX2, reached at run time.
 //
-// Bit-identical to kernels/quantize_scalar.hpp: the same float operations in the same order,
+// Bit-identical to kernels/elementwise_scalar.hpp: the same float operations in the same order,
 // cvtps2dq rounds half to even under the default MXCSR (as std::nearbyint does), and the
 // saturating packs never saturate because codes are clamped to [qmin, qmax] first.
 #pragma once
@@ -10,8 +10,8 @@
 #include <limits>
 
 #include "lowbit/config.hpp"
-#include "lowbit/kernels/detail/x86_intrinsics.hpp"
-#include "lowbit/kernels/quantize_scalar.hpp"
+#include "lowbit/kernels/x86.hpp"
+#include "lowbit/kernels/elementwise_scalar.hpp"
 
 #if LOWBIT_HAVE_X86_PATHS
 

@@ -1,4 +1,4 @@
-// lowbit/core/quantized_tensor.hpp: a packed quantized tensor that owns its codes, shape and qparams.
+// lowbit/tensor/quantized_tensor.hpp: a packed quantized tensor that owns its codes, shape and qparams.
 //
 // Storage: the codes of the tensor in C (row-major) order of its logical shape, packed
 // 8 / bits per byte with the first element in the lowest bits (ONNX's order for int4):
@@ -21,13 +21,18 @@
 #include "lowbit/core/format.hpp"
 #include "lowbit/core/granularity.hpp"
 #include "lowbit/core/qparams.hpp"
-#include "lowbit/detail/elementwise.hpp"
-#include "lowbit/kernels/isa.hpp"
+#include "lowbit/core/shape.hpp"
+#include "lowbit/runtime/context.hpp"
+#include "lowbit/tensor/engine.hpp"
 
 LOWBIT_NAMESPACE_BEGIN
 
 /// Row-major dynamic float matrix: what a quantized tensor dequantizes to.
 using row_matrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+
+/// Row-major matrix of unpacked codes of format F (int8_t or uint8_t elements): quantized_tensor::int_repr().
+template <class F>
+using code_matrix = Eigen::Matrix<typename F::code_type, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
 template <class Format>
 class quantized_tensor {
@@ -60,9 +65,9 @@ class quantized_tensor {
     }
     const index_t slots = detail::slot_count(view(), granularity_);
     if (affine_) {
-      validate_qparams<Format, lowbit::affine>(params_, slots, "quantized_tensor");
+      detail::check_qparams<Format, lowbit::affine>(params_, slots, "quantized_tensor");
     } else {
-      validate_qparams<Format, lowbit::symmetric>(params_, slots, "quantized_tensor");
+      detail::check_qparams<Format, lowbit::symmetric>(params_, slots, "quantized_tensor");
     }
   }
 
@@ -94,6 +99,12 @@ class quantized_tensor {
     LOWBIT_ASSERT(flat >= 0 && flat < size());
     return kernels::scalar::load_code<Format>(data_.data(), flat);
   }
+  /// All codes unpacked, as a rows() x cols() matrix (PyTorch's int_repr()).
+  code_matrix<Format> int_repr() const {
+    code_matrix<Format> m(rows(), cols());
+    for (index_t i = 0; i < size(); ++i) m.data()[i] = static_cast<typename Format::code_type>(code(i));
+    return m;
+  }
 
   /// Memory the tensor's payload takes: packed codes + scales (+ zero points if affine).
   index_t bytes() const noexcept {
@@ -103,16 +114,17 @@ class quantized_tensor {
   }
 
   /// Dequantizes into `out` (size() floats, C order): x = (q - zp) * scale.
-  void dequantize_to(float* out, isa path = active_isa()) const {
-    if (!isa_supported(path)) detail::fail("dequantize: path ", isa_name(path), " is not supported on this CPU/build");
+  void dequantize_to(float* out, const context& ctx = {}) const {
+    check_path(ctx.path, "dequantize");
     if (size() == 0) return;
-    detail::dequantize_tensor<Format>(data_.data(), shape_, granularity_, params_, path, out);
+    if (out == nullptr) detail::fail("dequantize_to: null output");
+    detail::dequantize_tensor<Format>(data_.data(), shape_, granularity_, params_, ctx, out);
   }
 
   /// Dequantizes into a rows() x cols() row-major matrix.
-  row_matrix dequantize(isa path = active_isa()) const {
+  row_matrix dequantize(const context& ctx = {}) const {
     row_matrix m(rows(), cols());
-    dequantize_to(m.data(), path);
+    dequantize_to(m.data(), ctx);
     return m;
   }
 

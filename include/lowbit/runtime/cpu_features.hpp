@@ -1,4 +1,4 @@
-// lowbit/kernels/cpu_features.hpp: what the CPU (and the OS) can run, read once with CPUID/XGETBV or getauxval.
+// lowbit/runtime/cpu_features.hpp: what the CPU (and the OS) can run, read once with CPUID/XGETBV or getauxval.
 #pragma once
 
 #include "lowbit/config.hpp"
@@ -20,9 +20,10 @@ struct cpu_features {
   bool avx512bw = false;
   bool avx512dq = false;
   bool avx512vl = false;
-  bool avx512vnni = false;  ///< CPUID leaf 7 ECX bit 11 (vpdpbusd)
+  bool avx512vnni = false;  ///< CPUID leaf 7 ECX bit 11 (vpdpbusd on zmm)
+  bool avxvnni = false;     ///< CPUID leaf 7 sub-leaf 1 EAX bit 4 (VEX vpdpbusd on ymm), YMM state enabled
   bool neon = false;        ///< AArch64 Advanced SIMD (always present on AArch64)
-  bool neon_dot = false;    ///< AArch64 dot product (sdot / udot), HWCAP_ASIMDDP
+  bool neondot = false;    ///< AArch64 dot product (sdot / udot), HWCAP_ASIMDDP
 };
 
 namespace detail {
@@ -52,7 +53,15 @@ inline cpu_features detect_cpu_features() noexcept {
   __cpuid_count(7, 0, eax, ebx, ecx, edx);
   const bool avx2 = (ebx >> 5) & 1u;
   const bool bmi2 = (ebx >> 8) & 1u;
+  const unsigned leaf7_subleaves = eax;  // EAX of sub-leaf 0: the highest sub-leaf
+  const unsigned leaf7_ebx = ebx, leaf7_ecx = ecx;
   f.avx2 = os_ymm && avx2 && fma && bmi2 && f16c;
+  if (f.avx2 && leaf7_subleaves >= 1) {
+    __cpuid_count(7, 1, eax, ebx, ecx, edx);
+    f.avxvnni = (eax >> 4) & 1u;
+  }
+  ebx = leaf7_ebx;
+  ecx = leaf7_ecx;
   if (f.avx2 && os_zmm) {
     f.avx512f = (ebx >> 16) & 1u;
     f.avx512dq = (ebx >> 17) & 1u;
@@ -64,7 +73,7 @@ inline cpu_features detect_cpu_features() noexcept {
   f.neon = true;
 #if defined(__linux__)
   constexpr unsigned long hwcap_asimddp = 1ul << 20;  // HWCAP_ASIMDDP in <asm/hwcap.h>
-  f.neon_dot = (getauxval(AT_HWCAP) & hwcap_asimddp) != 0;
+  f.neondot = (getauxval(AT_HWCAP) & hwcap_asimddp) != 0;
 #endif
 #endif
   return f;

@@ -1,6 +1,6 @@
-// lowbit/kernels/quantize_scalar.hpp: scalar reference of the elementwise kernels (the specification).
+// lowbit/kernels/elementwise_scalar.hpp: scalar reference of the elementwise kernels (the specification).
 //
-// Every vectorized path of kernels/quantize_*.hpp must produce bit-identical output to these
+// Every vectorized path of kernels/elementwise_*.hpp must produce bit-identical output to these
 // functions. Conventions shared by all paths:
 //
 //   quantize   q = clamp(nearbyint(R(x, f)) + zp, qmin, qmax), R = x * f (f = 1/scale) or x / f

@@ -1,4 +1,4 @@
-// Bad input: each case has a decided, documented behaviour and a clear error.
+// tensor/quantizer.hpp on bad input: each case has a decided, documented behaviour and a clear error.
 #include <gtest/gtest.h>
 
 #include <functional>
@@ -42,6 +42,49 @@ TEST(bad_input, inf_is_an_error_by_default) {
   const std::string e = error_of([&] { (void)q.quantize(x.data(), {100}); });
   EXPECT_TRUE(contains(e, "element 63")) << e;
   EXPECT_TRUE(contains(e, "inf_policy::saturate")) << e;
+}
+
+// Issue 13, finding 8: with inf_policy::saturate and no qparams, +-Inf used to raise an error
+// recommending the policy already set. Now the range comes from the finite values and the
+// infinities saturate, as the README says.
+TEST(bad_input, saturate_maps_infinities_also_when_qparams_come_from_the_data) {
+  constexpr float inf = std::numeric_limits<float>::infinity();
+  std::vector<float> x = {-2.f, -inf, 0.5f, inf, 1.f, 3.f};
+  lowbit::quantizer<lowbit::int8, lowbit::symmetric> q(lowbit::per_tensor{}, lowbit::inf_policy::saturate);
+  const auto t = q.quantize(x, {6});
+  EXPECT_EQ(t.params().scale[0], 3.f / 127.5f);  // from the finite values only
+  EXPECT_EQ(t.code(1), -128);
+  EXPECT_EQ(t.code(3), 127);
+  // NaN stays an error; all-infinite data has no finite range: PyTorch's default qparams.
+  x[2] = std::numeric_limits<float>::quiet_NaN();
+  EXPECT_TRUE(contains(error_of([&] { (void)q.quantize(x, {6}); }), "NaN"));
+  const std::vector<float> only_inf = {inf, -inf};
+  const auto ti = q.quantize(only_inf, {2});
+  EXPECT_EQ(ti.params().scale[0], 1.f);
+  EXPECT_EQ(ti.code(0), 127);
+  EXPECT_EQ(ti.code(1), -128);
+  // Per channel, a channel of infinities only gets the defaults, the others their own ranges.
+  lowbit::quantizer<lowbit::int8, lowbit::symmetric, lowbit::per_channel> qc(lowbit::per_channel(0),
+                                                                              lowbit::inf_policy::saturate);
+  const std::vector<float> m = {inf, -inf, 1.f, -2.f};
+  const auto tc = qc.quantize(m, {2, 2});
+  EXPECT_EQ(tc.params().scale[0], 1.f);
+  EXPECT_EQ(tc.params().scale[1], 2.f / 127.5f);
+}
+
+TEST(bad_input, misaligned_buffers_are_an_error_not_a_misaligned_read) {
+  alignas(16) unsigned char bytes[64] = {};
+  const auto* misaligned = reinterpret_cast<const float*>(bytes + 1);
+  lowbit::quantizer<lowbit::int8> q;
+  const std::string e = error_of([&] { (void)q.quantize(misaligned, {4}); });
+  EXPECT_TRUE(contains(e, "not aligned")) << e;
+}
+
+TEST(bad_input, containers_must_match_their_shape) {
+  const std::vector<float> v(6, 1.f);
+  lowbit::quantizer<lowbit::int8> q;
+  EXPECT_EQ(q.quantize(v, {2, 3}).size(), 6);
+  EXPECT_TRUE(contains(error_of([&] { (void)q.quantize(v, {4, 2}); }), "6 values cannot have shape [4, 2]"));
 }
 
 TEST(bad_input, empty_tensors) {

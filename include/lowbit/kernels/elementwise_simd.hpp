@@ -1,7 +1,7 @@
-// lowbit/kernels/quantize_simd.hpp: the elementwise kernels in xsimd, at the compile-time instruction set.
+// lowbit/kernels/elementwise_simd.hpp: the elementwise kernels in xsimd, at the compile-time instruction set.
 //
 // This is the `simd` path: SSE2 (or whatever -m flags the translation unit has) on x86-64 and NEON
-// on AArch64. It follows the conventions of kernels/quantize_scalar.hpp bit for bit: the float
+// on AArch64. It follows the conventions of kernels/elementwise_scalar.hpp bit for bit: the float
 // work is vectorized, the narrowing to codes and the bit packing reuse the scalar helpers.
 #pragma once
 
@@ -9,7 +9,7 @@
 #include <limits>
 
 #include "lowbit/config.hpp"
-#include "lowbit/kernels/quantize_scalar.hpp"
+#include "lowbit/kernels/elementwise_scalar.hpp"
 
 #if LOWBIT_ARCH_X86_64 || LOWBIT_ARCH_AARCH64
 #define LOWBIT_HAVE_XSIMD_PATH 1

@@ -58,9 +58,9 @@ TEST(quantized_tensor, bad_shapes_and_default_objects) {
   EXPECT_EQ(empty.size(), 0);
   EXPECT_EQ(empty.rows(), 0);
   EXPECT_EQ(empty.dequantize().size(), 0);
-  for (lowbit::isa p : lowbit::all_isas) {
-    if (!lowbit::isa_supported(p)) {
-      EXPECT_THROW(empty.dequantize(p), lowbit::error) << lowbit::isa_name(p);
+  for (lowbit::kernel_path p : lowbit::all_paths) {
+    if (!lowbit::path_supported(p)) {
+      EXPECT_THROW(empty.dequantize(lowbit::context{}.with_path(p)), lowbit::error) << lowbit::path_name(p);
     }
   }
   const float x[4] = {1, 2, 3, 4};

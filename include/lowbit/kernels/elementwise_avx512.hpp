@@ -1,6 +1,6 @@
-// lowbit/kernels/quantize_avx512.hpp: the elementwise kernels for AVX-512 (F/BW/DQ/VL), reached at run time.
+// lowbit/kernels/elementwise_avx512.hpp: the elementwise kernels for AVX-512 (F/BW/DQ/VL), reached at run time.
 //
-// Bit-identical to kernels/quantize_scalar.hpp for the same reasons as the AVX2 path; codes are
+// Bit-identical to kernels/elementwise_scalar.hpp for the same reasons as the AVX2 path; codes are
 // narrowed with vpmovdb / vpmovwb (truncation), exact because they are clamped first.
 #pragma once
 
@@ -9,8 +9,8 @@
 #include <limits>
 
 #include "lowbit/config.hpp"
-#include "lowbit/kernels/detail/x86_intrinsics.hpp"
-#include "lowbit/kernels/quantize_scalar.hpp"
+#include "lowbit/kernels/x86.hpp"
+#include "lowbit/kernels/elementwise_scalar.hpp"
 
 #if LOWBIT_HAVE_X86_PATHS
 

@@ -1,0 +1,59 @@
+// The README's "Using it" snippet, line for line (with data for its placeholders), so that the
+// README stays true: it must compile against the current API and run.
+#include <gtest/gtest.h>
+
+#include <vector>
+
+#include "lowbit/lowbit.hpp"
+#include "support/random.hpp"
+
+namespace {
+
+TEST(readme, using_it_snippet_compiles_and_runs) {
+  lowbit_test::rng g(7);
+  const Eigen::MatrixXf W = g.normal_matrix(32, 64, 0.1f), W1 = W;
+  const Eigen::VectorXf b = Eigen::VectorXf::Zero(32), b1 = b;
+  const Eigen::MatrixXf x = g.normal_matrix(4, 64);
+  const std::vector<Eigen::MatrixXf> calibration_batches = {g.normal_matrix(8, 64), g.normal_matrix(8, 64)};
+
+  // --- from README.md ---
+  // Quantize and dequantize.
+  Eigen::MatrixXf w = g.normal_matrix(16, 96);
+  lowbit::quantizer<lowbit::int4, lowbit::affine, lowbit::per_group> q(lowbit::per_group(1, 32));
+  lowbit::quantized_tensor<lowbit::int4> t = q.quantize(w);  // qparams from w's min/max, packed codes
+  Eigen::MatrixXf back = t.dequantize();
+  double sqnr = lowbit::sqnr_db(w, back);                    // also mse, max_abs_error, cosine_similarity
+  auto codes = t.int_repr();                                 // unpacked codes (PyTorch's int_repr)
+  auto bytes = t.bytes();                                    // codes + scales (+ zero points if affine)
+  auto p = lowbit::calibrate(q, w, lowbit::weight_search{}); // or choose the range by GPTQ's search
+  auto t2 = q.quantize(w, p);
+
+  // A dynamic quantized Linear layer (what PyTorch's quantize_dynamic gives nn.Linear).
+  lowbit::dynamic_linear<> fc(W, b);                         // W [out, in] -> int8 per output channel; b: Eigen or std::vector
+  lowbit::row_matrix y = fc.forward(x);                      // x [batch, in] float -> y [batch, out] float
+  y = fc.forward(x, lowbit::output_float{}.relu());          // with a fused ReLU
+
+  // Calibrate activations for static quantization: quantizer + observer + calibrator.
+  lowbit::calibration<lowbit::quantizer<lowbit::uint8>,       // uint8 is affine by default, as in PyTorch
+                      lowbit::histogram_observer<>, lowbit::entropy_calibrator> cal;
+  for (const auto& batch : calibration_batches) cal.observe(batch);
+  lowbit::static_linear<> fc1(W1, b1, cal.qparams());        // quantized input, int8 weights
+  auto h = fc1.forward(fc1.quantize_input(x),                // requantized output: the next layer's input
+                       lowbit::output_float{}.relu().requantize<lowbit::uint8>(0.05f, 0));
+
+  // How it runs: threads and kernel path, for any call.
+  lowbit::context ctx;                                       // default: all threads, the best path here
+  ctx.threads = 1;
+  auto t3 = q.quantize(w, ctx);
+  // --- end ---
+
+  EXPECT_GT(sqnr, 15.0);
+  EXPECT_EQ(codes.rows(), 16);
+  EXPECT_EQ(bytes, 16 * 96 / 2 + 16 * 3 * 8);
+  EXPECT_GE(lowbit::sqnr_db(w, t2.dequantize()), sqnr - 0.5);
+  EXPECT_EQ(y.cols(), 32);
+  EXPECT_EQ(h.shape()[1], 32);
+  EXPECT_EQ(t3.data(), t.data());
+}
+
+}  // namespace
