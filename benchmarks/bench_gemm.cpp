@@ -2,9 +2,11 @@
 // once), OpenBLAS sgemm and Eigen float GEMM on the same shapes, 1 and 2 threads, in one process.
 //
 // Counters: GOPS = 2 M N K / time; peak% = GOPS / (threads x the single-core peak of the active
-// path's multiply-accumulate instruction, measured at start-up in this binary). At the end the
-// program prints lowbit's speed relative to each peer per shape (median of repetitions when
-// --benchmark_repetitions is given).
+// path's multiply-accumulate instruction, measured at start-up in this binary with independent
+// accumulators kept in registers). At the end the program prints lowbit's speed relative to each
+// peer per shape (median of repetitions when --benchmark_repetitions is given). gemv/hot|dram and
+// read/hot|dram: the M = 1 product and a plain read of as many bytes, weights resident in cache or
+// streamed from DRAM (GB/s of weight bytes).
 //
 //   bench_gemm                                   all shapes, all implementations
 //   bench_gemm --benchmark_filter='M=8/'         one M
@@ -66,55 +68,69 @@ std::string shape_name(const shape& s) {
 
 // ---------------------------------------------------------------------------------------------
 // Peak of the active path's multiply-accumulate instruction on one core, in GOPS (2 per MAC).
-
-// Each loop runs 8 independent accumulator chains acc_j += op(x_j, y) (distinct x_j, so nothing
-// can be merged, and y opaque to the compiler); the op is what the path's micro-kernel issues per
-// multiply: vpmaddwd + vpaddd for the exact int16 kernels, vpdpbusd for VNNI.
+//
+// Inline assembly with independent accumulators that stay in registers (a C++ loop over an array
+// of accumulators spills under GCC 12 and measures half the peak): 24 zmm chains of vpdpbusd,
+// 12 ymm chains of VEX vpdpbusd, 6 chains of vpmaddwd + vpaddd (ymm or zmm; the products need a
+// register each), 4 chains of vpmaddubsw + vpmaddwd + vpaddd for the 7-bit kernel. Each iteration
+// is one instruction per chain on the same (opaque) operands.
 #if LOWBIT_HAVE_X86_PATHS
-LOWBIT_TARGET_AVX2 double peak_avx2_loop(std::int64_t iters) {
-  __m256i x[8], acc[8], y = _mm256_set1_epi16(3);
-  for (int j = 0; j < 8; ++j) {
-    x[j] = _mm256_set1_epi16(static_cast<short>(j + 1));
-    acc[j] = _mm256_setzero_si256();
-  }
-  for (std::int64_t i = 0; i < iters; ++i) {
-    __asm__ volatile("" : "+x"(y));
-#pragma GCC unroll 8
-    for (int j = 0; j < 8; ++j) acc[j] = _mm256_add_epi32(acc[j], _mm256_madd_epi16(x[j], y));
-  }
-  for (int j = 1; j < 8; ++j) acc[0] = _mm256_add_epi32(acc[0], acc[j]);
-  benchmark::DoNotOptimize(acc[0]);
-  return 8.0 * 16.0;  // MACs per iteration
+#define LB_VNNI_Z(j) "vpdpbusd %%zmm30, %%zmm31, %%zmm" #j "\n\t"
+#define LB_VNNI_Y(j) "%{vex%} vpdpbusd %%ymm14, %%ymm15, %%ymm" #j "\n\t"
+#define LB_MADD_Y(j, t) "vpmaddwd %%ymm14, %%ymm15, %%ymm" #t "\n\tvpaddd %%ymm" #t ", %%ymm" #j ", %%ymm" #j "\n\t"
+#define LB_MADD_Z(j, t) "vpmaddwd %%zmm30, %%zmm31, %%zmm" #t "\n\tvpaddd %%zmm" #t ", %%zmm" #j ", %%zmm" #j "\n\t"
+#define LB_U7_Y(j, t)                                                                     \
+  "vpmaddubsw %%ymm14, %%ymm15, %%ymm" #t "\n\tvpmaddwd %%ymm13, %%ymm" #t ", %%ymm" #t \
+  "\n\tvpaddd %%ymm" #t ", %%ymm" #j ", %%ymm" #j "\n\t"
+LOWBIT_TARGET_AVX512VNNI double peak_vnni_zmm(std::int64_t iters) {
+  for (std::int64_t i = 0; i < iters; ++i)
+    __asm__ volatile(LB_VNNI_Z(0) LB_VNNI_Z(1) LB_VNNI_Z(2) LB_VNNI_Z(3) LB_VNNI_Z(4) LB_VNNI_Z(5) LB_VNNI_Z(6)
+                         LB_VNNI_Z(7) LB_VNNI_Z(8) LB_VNNI_Z(9) LB_VNNI_Z(10) LB_VNNI_Z(11) LB_VNNI_Z(12)
+                             LB_VNNI_Z(13) LB_VNNI_Z(14) LB_VNNI_Z(15) LB_VNNI_Z(16) LB_VNNI_Z(17) LB_VNNI_Z(18)
+                                 LB_VNNI_Z(19) LB_VNNI_Z(20) LB_VNNI_Z(21) LB_VNNI_Z(22) LB_VNNI_Z(23)
+                     :
+                     :
+                     : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11",
+                       "xmm12", "xmm13", "xmm14", "xmm15", "xmm16", "xmm17", "xmm18", "xmm19", "xmm20", "xmm21",
+                       "xmm22", "xmm23");
+  return 24.0 * 64.0;  // MACs per iteration
 }
-LOWBIT_TARGET_AVX512 double peak_avx512_loop(std::int64_t iters) {
-  __m512i x[8], acc[8], y = _mm512_set1_epi16(3);
-  for (int j = 0; j < 8; ++j) {
-    x[j] = _mm512_set1_epi16(static_cast<short>(j + 1));
-    acc[j] = _mm512_setzero_si512();
-  }
-  for (std::int64_t i = 0; i < iters; ++i) {
-    __asm__ volatile("" : "+v"(y));
-#pragma GCC unroll 8
-    for (int j = 0; j < 8; ++j) acc[j] = _mm512_add_epi32(acc[j], _mm512_madd_epi16(x[j], y));
-  }
-  for (int j = 1; j < 8; ++j) acc[0] = _mm512_add_epi32(acc[0], acc[j]);
-  benchmark::DoNotOptimize(acc[0]);
-  return 8.0 * 32.0;
+LOWBIT_TARGET_AVXVNNI double peak_vnni_ymm(std::int64_t iters) {
+  for (std::int64_t i = 0; i < iters; ++i)
+    __asm__ volatile(LB_VNNI_Y(0) LB_VNNI_Y(1) LB_VNNI_Y(2) LB_VNNI_Y(3) LB_VNNI_Y(4) LB_VNNI_Y(5) LB_VNNI_Y(6)
+                         LB_VNNI_Y(7) LB_VNNI_Y(8) LB_VNNI_Y(9) LB_VNNI_Y(10) LB_VNNI_Y(11)
+                     :
+                     :
+                     : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11");
+  return 12.0 * 32.0;
 }
-LOWBIT_TARGET_AVX512VNNI double peak_vnni_loop(std::int64_t iters) {
-  __m512i x[8], acc[8], y = _mm512_set1_epi8(3);
-  for (int j = 0; j < 8; ++j) {
-    x[j] = _mm512_set1_epi8(static_cast<char>(j + 1));
-    acc[j] = _mm512_setzero_si512();
-  }
-  for (std::int64_t i = 0; i < iters; ++i) {
-    __asm__ volatile("" : "+v"(y));
-#pragma GCC unroll 8
-    for (int j = 0; j < 8; ++j) acc[j] = _mm512_dpbusd_epi32(acc[j], x[j], y);
-  }
-  for (int j = 1; j < 8; ++j) acc[0] = _mm512_add_epi32(acc[0], acc[j]);
-  benchmark::DoNotOptimize(acc[0]);
-  return 8.0 * 64.0;
+LOWBIT_TARGET_AVX2 double peak_madd_ymm(std::int64_t iters) {
+  for (std::int64_t i = 0; i < iters; ++i)
+    __asm__ volatile(LB_MADD_Y(0, 6) LB_MADD_Y(1, 7) LB_MADD_Y(2, 8) LB_MADD_Y(3, 9) LB_MADD_Y(4, 10) LB_MADD_Y(5, 11)
+                     :
+                     :
+                     : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11");
+  return 6.0 * 16.0;
+}
+LOWBIT_TARGET_AVX512 double peak_madd_zmm(std::int64_t iters) {
+  for (std::int64_t i = 0; i < iters; ++i)
+    __asm__ volatile(LB_MADD_Z(0, 12) LB_MADD_Z(1, 13) LB_MADD_Z(2, 14) LB_MADD_Z(3, 15) LB_MADD_Z(4, 16)
+                         LB_MADD_Z(5, 17) LB_MADD_Z(6, 18) LB_MADD_Z(7, 19) LB_MADD_Z(8, 20) LB_MADD_Z(9, 21)
+                             LB_MADD_Z(10, 22) LB_MADD_Z(11, 23)
+                     :
+                     :
+                     : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11",
+                       "xmm12", "xmm13", "xmm14", "xmm15", "xmm16", "xmm17", "xmm18", "xmm19", "xmm20", "xmm21",
+                       "xmm22", "xmm23");
+  return 12.0 * 32.0;
+}
+LOWBIT_TARGET_AVX2 double peak_u7_ymm(std::int64_t iters) {
+  for (std::int64_t i = 0; i < iters; ++i)
+    __asm__ volatile(LB_U7_Y(0, 6) LB_U7_Y(1, 7) LB_U7_Y(2, 8) LB_U7_Y(3, 9) LB_U7_Y(4, 10) LB_U7_Y(5, 11)
+                     :
+                     :
+                     : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11");
+  return 6.0 * 32.0;
 }
 #endif
 
@@ -123,24 +139,12 @@ struct peak_info {
   double gops = 0;
 };
 
-peak_info measure_peak(lowbit::kernel_path path) {
+/// Median of 5 timings of a peak loop, in GOPS.
+peak_info measure(const char* instruction, double (*loop)(std::int64_t)) {
   peak_info p;
-  double (*loop)(std::int64_t) = nullptr;
-#if LOWBIT_HAVE_X86_PATHS
-  if (path == lowbit::kernel_path::avx2) {
-    loop = peak_avx2_loop;
-    p.instruction = "vpmaddwd + vpaddd ymm";
-  } else if (path == lowbit::kernel_path::avx512) {
-    loop = peak_avx512_loop;
-    p.instruction = "vpmaddwd + vpaddd zmm";
-  } else if (path == lowbit::kernel_path::avx512vnni) {
-    loop = peak_vnni_loop;
-    p.instruction = "vpdpbusd zmm";
-  }
-#endif
-  if (loop == nullptr) return p;
+  p.instruction = instruction;
   std::vector<double> rates;
-  const std::int64_t iters = 40000000;
+  const std::int64_t iters = 20000000;
   for (int trial = 0; trial < 5; ++trial) {
     const auto t0 = std::chrono::steady_clock::now();
     const double macs = loop(iters);
@@ -150,6 +154,24 @@ peak_info measure_peak(lowbit::kernel_path path) {
   std::sort(rates.begin(), rates.end());
   p.gops = rates[rates.size() / 2];
   return p;
+}
+
+/// The peak of the instruction the path's GEMM kernel is bound by (7-bit: the vpmaddubsw kernel's).
+peak_info measure_peak(lowbit::kernel_path path, bool seven_bit = false) {
+#if LOWBIT_HAVE_X86_PATHS
+  switch (lowbit::kernels::gemm_kernel_path(path)) {
+    case lowbit::kernel_path::avx512vnni: return measure("vpdpbusd zmm", peak_vnni_zmm);
+    case lowbit::kernel_path::avxvnni: return measure("vpdpbusd ymm (AVX-VNNI)", peak_vnni_ymm);
+    case lowbit::kernel_path::avx512: return measure("vpmaddwd + vpaddd zmm", peak_madd_zmm);
+    case lowbit::kernel_path::avx2:
+      return seven_bit ? measure("vpmaddubsw + vpmaddwd + vpaddd ymm", peak_u7_ymm)
+                       : measure("vpmaddwd + vpaddd ymm", peak_madd_ymm);
+    default: break;
+  }
+#endif
+  (void)path;
+  (void)seven_bit;
+  return {};
 }
 
 peak_info& peak() {
@@ -189,6 +211,110 @@ void bm_lowbit(benchmark::State& state, shape s, int threads) {
     benchmark::DoNotOptimize(c.data());
   }
   set_counters(state, s, threads);
+  state.SetLabel(lowbit::active_path_name());
+}
+
+// 7-bit activations (uint7, codes 0..127): on the avx2 path the vpmaddubsw kernel.
+void bm_lowbit_u7(benchmark::State& state, shape s, int threads) {
+  const auto a = random_vector<std::uint8_t>(static_cast<std::size_t>(s.m * s.k), 0, 127, 1);
+  const auto w = random_vector<std::int8_t>(static_cast<std::size_t>(s.n * s.k), -127, 127, 2);
+  const std::vector<float> scales(static_cast<std::size_t>(s.n), 0.01f);
+  const lowbit::packed_weights pw = lowbit::packed_weights::pack(w.data(), s.n, s.k, s.k, scales);
+  std::vector<float> c(static_cast<std::size_t>(s.m * s.n));
+  const lowbit::context ctx = lowbit::context{}.with_threads(threads);
+  const lowbit::activations<lowbit::uint7> act(a.data(), s.m, s.k, s.k, {0.02f, 0});
+  for (auto _ : state) {
+    lowbit::gemm(act, pw, lowbit::output_float{}, c.data(), s.n, ctx);
+    benchmark::DoNotOptimize(c.data());
+  }
+  set_counters(state, s, threads);
+  state.SetLabel(lowbit::active_path_name() + " uint7");
+}
+
+// ---------------------------------------------------------------------------------------------
+// GEMV (M = 1) against the in-process read roofline of the same bytes: a plain streaming read of
+// a buffer as large as the packed weights, with the weights hot (one copy, resident in L3 when it
+// fits) and cold (copies rotated so that each GEMV reads from DRAM).
+
+#if LOWBIT_HAVE_X86_PATHS
+LOWBIT_AVX512_DIAGNOSTICS_BEGIN
+LOWBIT_TARGET_AVX512 std::uint64_t read_zmm(const std::uint8_t* p, std::size_t n) {
+  __m512i s0 = _mm512_setzero_si512(), s1 = s0, s2 = s0, s3 = s0;
+  std::size_t i = 0;
+  for (; i + 256 <= n; i += 256) {
+    s0 = _mm512_add_epi64(s0, _mm512_loadu_si512(p + i));
+    s1 = _mm512_add_epi64(s1, _mm512_loadu_si512(p + i + 64));
+    s2 = _mm512_add_epi64(s2, _mm512_loadu_si512(p + i + 128));
+    s3 = _mm512_add_epi64(s3, _mm512_loadu_si512(p + i + 192));
+  }
+  return static_cast<std::uint64_t>(_mm512_reduce_add_epi64(_mm512_add_epi64(_mm512_add_epi64(s0, s1), _mm512_add_epi64(s2, s3))));
+}
+LOWBIT_AVX512_DIAGNOSTICS_END
+LOWBIT_TARGET_AVX2 std::uint64_t read_ymm(const std::uint8_t* p, std::size_t n) {
+  __m256i s0 = _mm256_setzero_si256(), s1 = s0, s2 = s0, s3 = s0;
+  std::size_t i = 0;
+  for (; i + 128 <= n; i += 128) {
+    s0 = _mm256_add_epi64(s0, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i)));
+    s1 = _mm256_add_epi64(s1, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i + 32)));
+    s2 = _mm256_add_epi64(s2, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i + 64)));
+    s3 = _mm256_add_epi64(s3, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i + 96)));
+  }
+  alignas(32) std::uint64_t t[4];
+  _mm256_store_si256(reinterpret_cast<__m256i*>(t), _mm256_add_epi64(_mm256_add_epi64(s0, s1), _mm256_add_epi64(s2, s3)));
+  return t[0] + t[1] + t[2] + t[3];
+}
+#endif
+
+std::uint64_t read_bytes(const std::uint8_t* p, std::size_t n) {
+#if LOWBIT_HAVE_X86_PATHS
+  if (lowbit::path_supported(lowbit::kernel_path::avx512)) return read_zmm(p, n);
+  if (lowbit::path_supported(lowbit::kernel_path::avx2)) return read_ymm(p, n);
+#endif
+  std::uint64_t sum = 0;
+  for (std::size_t i = 0; i < n; ++i) sum += p[i];
+  return sum;
+}
+
+/// Copies of the weights rotated per iteration: 1 (hot) or enough to exceed 256 MiB (cold).
+index_t gemv_copies(const shape& s, bool cold) {
+  return cold ? std::max<index_t>(2, (index_t{256} << 20) / (s.n * s.k) + 1) : 1;
+}
+
+void set_bytes(benchmark::State& state, double bytes) {
+  state.counters["GB/s"] = benchmark::Counter(bytes * static_cast<double>(state.iterations()) / 1e9, benchmark::Counter::kIsRate);
+}
+
+void bm_read(benchmark::State& state, shape s, bool cold) {
+  const std::size_t bytes = static_cast<std::size_t>(s.n * s.k);
+  const index_t copies = gemv_copies(s, cold);
+  std::vector<std::vector<std::uint8_t>> buffers(static_cast<std::size_t>(copies), std::vector<std::uint8_t>(bytes, 1));
+  index_t next = 0;
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(read_bytes(buffers[static_cast<std::size_t>(next)].data(), bytes));
+    next = (next + 1) % copies;
+  }
+  set_bytes(state, static_cast<double>(bytes));
+  set_counters(state, s, 1);
+}
+
+void bm_gemv(benchmark::State& state, shape s, bool cold) {
+  const auto a = random_vector<std::uint8_t>(static_cast<std::size_t>(s.k), 0, 255, 1);
+  const auto w = random_vector<std::int8_t>(static_cast<std::size_t>(s.n * s.k), -127, 127, 2);
+  const std::vector<float> scales(static_cast<std::size_t>(s.n), 0.01f);
+  const index_t copies = gemv_copies(s, cold);
+  std::vector<lowbit::packed_weights> pw;
+  for (index_t i = 0; i < copies; ++i) pw.push_back(lowbit::packed_weights::pack(w.data(), s.n, s.k, s.k, scales));
+  std::vector<float> c(static_cast<std::size_t>(s.n));
+  const lowbit::context ctx = lowbit::context{}.with_threads(1);
+  const lowbit::activations<lowbit::uint8> act(a.data(), 1, s.k, s.k, {0.02f, 0});
+  index_t next = 0;
+  for (auto _ : state) {
+    lowbit::gemm(act, pw[static_cast<std::size_t>(next)], lowbit::output_float{}, c.data(), s.n, ctx);
+    benchmark::DoNotOptimize(c.data());
+    next = (next + 1) % copies;
+  }
+  set_bytes(state, static_cast<double>(s.n * s.k));
+  set_counters(state, s, 1);
   state.SetLabel(lowbit::active_path_name());
 }
 
@@ -309,11 +435,12 @@ class ratio_reporter : public benchmark::ConsoleReporter {
   }
   void Finalize() override {
     ConsoleReporter::Finalize();
-    std::printf("\nlowbit relative to the peers (GOPS ratio, > 1 means lowbit is faster); path %s\n",
-                lowbit::active_path_name().c_str());
-    std::printf("(dynamic = the whole dynamic quantized Linear, float in and out, against OpenBLAS sgemm)\n");
-    std::printf("%-40s %9s %9s %7s %9s %7s %9s %7s %9s %7s\n", "threads/shape", "lowbit", "oneDNN", "ratio",
-                "OpenBLAS", "ratio", "Eigen", "ratio", "dynamic", "ratio");
+    const double pk = peak().gops;
+    std::printf("\nlowbit relative to the peers (GOPS ratio, > 1 means lowbit is faster); path %s; peak of %s: %.1f GOPS per core\n",
+                lowbit::active_path_name().c_str(), peak().instruction, pk);
+    std::printf("(uint7 = lowbit with 7-bit activations; dynamic = the whole dynamic quantized Linear, float in and out, against OpenBLAS sgemm)\n");
+    std::printf("%-40s %8s %6s %8s %6s %8s %6s %8s %6s %8s %6s %8s %6s\n", "threads/shape", "lowbit", "%peak", "oneDNN",
+                "ratio", "uint7", "ratio", "OpenBLAS", "ratio", "Eigen", "ratio", "dynamic", "ratio");
     for (const auto& [key, impls] : gops_) {
       auto get = [&](const char* impl) {
         auto f = impls.find(impl);
@@ -321,21 +448,38 @@ class ratio_reporter : public benchmark::ConsoleReporter {
       };
       const double lb = get("lowbit");
       if (lb == 0) continue;
-      std::printf("%-40s %9.1f", key.c_str(), lb);
-      for (const char* peer : {"onednn", "openblas", "eigen"}) {
+      const int threads = key.rfind("2t/", 0) == 0 ? 2 : 1;
+      std::printf("%-40s %8.1f", key.c_str(), lb);
+      if (pk > 0) {
+        std::printf(" %5.0f%%", 100.0 * lb / (pk * threads));
+      } else {
+        std::printf(" %6s", "-");
+      }
+      const double dnn = get("onednn");
+      const auto column = [](double mine, double theirs) {
+        if (mine > 0 && theirs > 0) {
+          std::printf(" %8.1f %6.2f", mine, mine / theirs);
+        } else if (mine > 0) {
+          std::printf(" %8.1f %6s", mine, "-");
+        } else {
+          std::printf(" %8s %6s", "-", "-");
+        }
+      };
+      if (dnn > 0) {
+        std::printf(" %8.1f %6.2f", dnn, lb / dnn);
+      } else {
+        std::printf(" %8s %6s", "-", "-");
+      }
+      column(get("uint7"), dnn);
+      for (const char* peer : {"openblas", "eigen"}) {
         const double g = get(peer);
         if (g > 0) {
-          std::printf(" %9.1f %7.2f", g, lb / g);
+          std::printf(" %8.1f %6.2f", g, lb / g);
         } else {
-          std::printf(" %9s %7s", "-", "-");
+          std::printf(" %8s %6s", "-", "-");
         }
       }
-      const double dyn = get("dynamic"), blas = get("openblas");
-      if (dyn > 0 && blas > 0) {
-        std::printf(" %9.1f %7.2f", dyn, dyn / blas);
-      } else if (dyn > 0) {
-        std::printf(" %9.1f %7s", dyn, "-");
-      }
+      column(get("dynamic"), get("openblas"));
       std::printf("\n");
     }
   }
@@ -351,10 +495,14 @@ int main(int argc, char** argv) {
   peak() = measure_peak(lowbit::active_path());
   std::printf("lowbit path %s; single-core peak of %s: %.1f GOPS\n", lowbit::active_path_name().c_str(),
               peak().instruction, peak().gops);
+  const peak_info u7 = measure_peak(lowbit::active_path(), true);
+  if (u7.gops > 0 && u7.instruction != peak().instruction)
+    std::printf("7-bit kernel's peak (%s): %.1f GOPS\n", u7.instruction, u7.gops);
   for (const shape& s : shapes()) {
     for (int t : {1, 2}) {
       const std::string suffix = "/" + std::to_string(t) + "t/" + shape_name(s);
       benchmark::RegisterBenchmark(("lowbit" + suffix).c_str(), bm_lowbit, s, t)->UseRealTime();
+      benchmark::RegisterBenchmark(("uint7" + suffix).c_str(), bm_lowbit_u7, s, t)->UseRealTime();
       benchmark::RegisterBenchmark(("dynamic" + suffix).c_str(), bm_dynamic_linear, s, t)->UseRealTime();
 #if LOWBIT_BENCH_ONEDNN
       benchmark::RegisterBenchmark(("onednn" + suffix).c_str(), bm_onednn, s, t)->UseRealTime();
@@ -363,6 +511,14 @@ int main(int argc, char** argv) {
       benchmark::RegisterBenchmark(("openblas" + suffix).c_str(), bm_openblas, s, t)->UseRealTime();
 #endif
       benchmark::RegisterBenchmark(("eigen" + suffix).c_str(), bm_eigen, s, t)->UseRealTime();
+    }
+  }
+  for (const shape& s : shapes()) {
+    if (s.m != 1) continue;
+    for (bool cold : {false, true}) {
+      const std::string where = cold ? "/dram/" : "/hot/";
+      benchmark::RegisterBenchmark(("gemv" + where + shape_name(s)).c_str(), bm_gemv, s, cold)->UseRealTime();
+      benchmark::RegisterBenchmark(("read" + where + shape_name(s)).c_str(), bm_read, s, cold)->UseRealTime();
     }
   }
   for (const shape& s : shapes())

@@ -243,6 +243,63 @@ TEST_P(gemm, weights_packed_for_another_layout_are_refused_or_repacked) {
   }
 }
 
+// Depths beyond one depth block carry the int32 sums between blocks; every stage, per-row zero
+// points and a bias, M around the strip sizes.
+TEST_P(gemm, depth_blocks_carry_the_sums) {
+  lowbit_test::rng g(51);
+  const kernel_path path = GetParam();
+  for (index_t m : {1, 5, 7, 13, 25}) {
+    for (bool a_signed : {false, true}) {
+      problem p = make_problem(g, m, 70, 6007, a_signed, 0, true);
+      lowbit::qparams rows;
+      for (index_t i = 0; i < m; ++i) {
+        rows.zero_point.push_back(a_signed ? g.integer(-128, 127) : g.integer(0, 255));
+        rows.scale.push_back(g.uniform(0.001f, 0.01f));
+      }
+      const lowbit::packed_weights packed = p.packed(path);
+      with_activations(p, rows, [&](const auto& a) {
+        const auto check = [&](const auto& stage) {
+          using T = typename std::decay_t<decltype(stage)>::value_type;
+          std::vector<T> want(static_cast<std::size_t>(p.m * p.n)), got(want.size());
+          lowbit::reference_gemm(a, p.w.data(), p.n, p.k, p.w_scales.data(), p.bias.data(), stage, want.data(), p.n);
+          lowbit::gemm(a, packed, stage, got.data(), p.n, on(path));
+          ASSERT_EQ(want, got) << "M " << m << " signed " << a_signed;
+        };
+        check(lowbit::output_int32{});
+        check(lowbit::output_float{}.relu());
+        check(lowbit::output_float{}.requantize<lowbit::int8>(0.5f, 3));
+      });
+    }
+  }
+}
+
+// uint7 activations (codes 0..127): on avx2 the 7-bit vpmaddubsw kernel, exact there because no
+// pair of products can saturate; on every path the same sums as the reference, including the
+// extreme pairs 127 x -128 and 127 x 127.
+TEST_P(gemm, seven_bit_activations_are_exact) {
+  lowbit_test::rng g(52);
+  const kernel_path path = GetParam();
+  const auto run = [&](index_t m, index_t n, index_t k, std::uint8_t fill, std::int8_t wfill, std::int32_t za) {
+    problem p = make_problem(g, m, n, k, false);
+    if (fill != 0) std::fill(p.a.begin(), p.a.end(), fill);
+    if (wfill != 0) std::fill(p.w.begin(), p.w.end(), wfill);
+    for (auto& v : p.a) v = static_cast<std::uint8_t>(v & 0x7F);
+    const lowbit::activations<lowbit::uint7> a(p.a.data(), p.m, p.k, p.lda, {0.01f, za});
+    const lowbit::packed_weights packed = p.packed(path);
+    std::vector<std::int32_t> want(static_cast<std::size_t>(m * n)), got(want.size());
+    lowbit::reference_gemm(a, p.w.data(), p.n, p.k, p.w_scales.data(), nullptr, lowbit::output_int32{}, want.data(), p.n);
+    lowbit::gemm(a, packed, lowbit::output_int32{}, got.data(), p.n, on(path));
+    ASSERT_EQ(want, got) << "M " << m << " N " << n << " K " << k;
+  };
+  for (index_t m : {1, 2, 3, 6, 7, 13}) run(m, 33, 70, 0, 0, 64);
+  run(9, 17, 1024, 127, -128, 0);
+  run(9, 17, 1024, 127, 127, 127);
+  run(4, 40, 6007, 0, 0, 5);
+  // Codes outside uint7's range are refused, not silently saturated.
+  const std::uint8_t bad[4] = {1, 2, 200, 3};
+  EXPECT_THROW((lowbit::activations<lowbit::uint7>(bad, 1, 4, 4, {0.1f, 0})), lowbit::error);
+}
+
 LOWBIT_INSTANTIATE_FOR_PATHS(gemm);
 
 // ---------------------------------------------------------------------------------------------

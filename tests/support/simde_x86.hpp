@@ -1,6 +1,6 @@
 // tests/support/simde_x86.hpp: SIMDe's portable x86 intrinsics plus the few AVX-512 ones SIMDe 0.7.4 lacks.
 //
-// Included by lowbit/kernels/detail/x86_intrinsics.hpp in the emulation test build only
+// Included by lowbit/kernels/x86.hpp in the emulation test build only
 // (LOWBIT_EMULATE_X86_SIMD). The additions below follow Intel's definitions of the instructions;
 // each is a plain loop over SIMDe's element arrays.
 #pragma once
@@ -53,6 +53,56 @@ static inline simde__m512i _mm512_cvtepu8_epi32(simde__m128i a) {
   for (int i = 0; i < 16; ++i) r_.i32[i] = a_.u8[i];
   return simde__m512i_from_private(r_);
 }
+
+// Masked loads and stores of whole lanes (AVX-512F) and bytes (AVX-512BW/VL): lanes whose mask bit
+// is clear are not read (they load as zero) and not written.
+static inline simde__m512i _mm512_maskz_loadu_epi32(simde__mmask16 k, const void* p) {
+  simde__m512i_private r_;
+  const auto* src = static_cast<const int32_t*>(p);
+  for (int i = 0; i < 16; ++i) r_.i32[i] = (k >> i) & 1 ? src[i] : 0;
+  return simde__m512i_from_private(r_);
+}
+static inline simde__m512 _mm512_maskz_loadu_ps(simde__mmask16 k, const void* p) {
+  simde__m512_private r_;
+  const auto* src = static_cast<const float*>(p);
+  for (int i = 0; i < 16; ++i) r_.f32[i] = (k >> i) & 1 ? src[i] : 0.0f;
+  return simde__m512_from_private(r_);
+}
+static inline void _mm512_mask_storeu_epi32(void* p, simde__mmask16 k, simde__m512i a) {
+  simde__m512i_private a_ = simde__m512i_to_private(a);
+  auto* dst = static_cast<int32_t*>(p);
+  for (int i = 0; i < 16; ++i)
+    if ((k >> i) & 1) dst[i] = a_.i32[i];
+}
+static inline void _mm512_mask_storeu_ps(void* p, simde__mmask16 k, simde__m512 a) {
+  simde__m512_private a_ = simde__m512_to_private(a);
+  auto* dst = static_cast<float*>(p);
+  for (int i = 0; i < 16; ++i)
+    if ((k >> i) & 1) dst[i] = a_.f32[i];
+}
+static inline void _mm_mask_storeu_epi8(void* p, simde__mmask16 k, simde__m128i a) {
+  simde__m128i_private a_ = simde__m128i_to_private(a);
+  auto* dst = static_cast<int8_t*>(p);
+  for (int i = 0; i < 16; ++i)
+    if ((k >> i) & 1) dst[i] = a_.i8[i];
+}
+
+// vfmadd: one rounding. SIMDe 0.7.4 computes a * b + c with two roundings when the build has no
+// FMA, which is not what the instruction does (and not what lowbit's scalar reference does).
+static inline simde__m512 lowbit_simde_fmadd512(simde__m512 a, simde__m512 b, simde__m512 c) {
+  simde__m512_private a_ = simde__m512_to_private(a), b_ = simde__m512_to_private(b), c_ = simde__m512_to_private(c), r_;
+  for (int i = 0; i < 16; ++i) r_.f32[i] = std::fma(a_.f32[i], b_.f32[i], c_.f32[i]);
+  return simde__m512_from_private(r_);
+}
+static inline simde__m256 lowbit_simde_fmadd256(simde__m256 a, simde__m256 b, simde__m256 c) {
+  simde__m256_private a_ = simde__m256_to_private(a), b_ = simde__m256_to_private(b), c_ = simde__m256_to_private(c), r_;
+  for (int i = 0; i < 8; ++i) r_.f32[i] = std::fma(a_.f32[i], b_.f32[i], c_.f32[i]);
+  return simde__m256_from_private(r_);
+}
+#undef _mm512_fmadd_ps
+#define _mm512_fmadd_ps(a, b, c) lowbit_simde_fmadd512(a, b, c)
+#undef _mm256_fmadd_ps
+#define _mm256_fmadd_ps(a, b, c) lowbit_simde_fmadd256(a, b, c)
 
 // SIMDe 0.7.4 aliases _mm512_madd_epi16 with the argument list of its masked form.
 #undef _mm512_madd_epi16

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <utility>
 
 #include "lowbit/config.hpp"
@@ -45,6 +46,7 @@ class activations {
                    params_.size());
     }
     detail::check_qparams<F, affine>(params_, params_.size(), "activations");
+    check_codes();
   }
 
   /// A quantized tensor [rows, cols], per tensor or per row (per_channel along axis 0).
@@ -72,6 +74,22 @@ class activations {
   std::int32_t code(index_t m, index_t k) const noexcept { return static_cast<std::int32_t>(data_[m * ld_ + k]); }
 
  private:
+  /// For formats narrower than their byte (uint7, int8_narrow): every code within [qmin, qmax],
+  /// which kernels may rely on (the 7-bit kernel's exactness does).
+  void check_codes() const {
+    constexpr int lo = std::numeric_limits<code_type>::min(), hi = std::numeric_limits<code_type>::max();
+    if constexpr (F::qmin > lo || F::qmax < hi) {
+      for (index_t m = 0; m < rows_; ++m) {
+        for (index_t k = 0; k < cols_; ++k) {
+          const int v = code(m, k);
+          if (v < F::qmin || v > F::qmax)
+            detail::fail("activations: code ", v, " at [", m, ", ", k, "] is outside ", F::name, "'s [", F::qmin, ", ",
+                         F::qmax, "]");
+        }
+      }
+    }
+  }
+
   const code_type* data_ = nullptr;
   index_t rows_ = 0, cols_ = 0, ld_ = 0;
   qparams params_{1.0f, 0};

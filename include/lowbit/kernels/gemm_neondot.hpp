@@ -12,6 +12,7 @@
 
 #include "lowbit/config.hpp"
 #include "lowbit/kernels/gemm_contract.hpp"
+#include "lowbit/kernels/gemm_scalar.hpp"
 #include "lowbit/runtime/path.hpp"
 
 #if LOWBIT_HAVE_NEON_DOT_PATH
@@ -44,15 +45,19 @@ LOWBIT_TARGET_NEONDOT inline void tile4(const std::int8_t* a, const std::int8_t*
 
 struct gemm_micro_kernel {
   static constexpr kernel_path path = kernel_path::neondot;
-  static constexpr int mr = 4;
   static constexpr index_t nr = 16, kr = 4;
   static constexpr a_layout packed_a = a_layout::s8x4;
+  static constexpr int whole_mr = 4, parts = 1, split_mr = 0;
+  static constexpr bool large_split = false;
 
-  /// `a` is the interleaved block of 4 rows the tile starts at; every tile is 4 rows (blocks are
-  /// padded with zero rows), so R is ignored.
-  template <int R>
-  static void tile(const std::int8_t* a, index_t, const std::int8_t* panel, index_t kq, std::int32_t* out) noexcept {
-    tile4(a, panel, kq, out);
+  /// `a` is the interleaved block of 4 rows the tile starts at (blocks are padded with zero rows,
+  /// so the kernel always computes 4 and finishes R of them).
+  template <int R, int Parts, class Stage>
+  static void tile(const std::int8_t* a, index_t, const std::int8_t* b, index_t kq, const tile_output<Stage>& o) noexcept {
+    static_assert(Parts == 1 && R >= 1 && R <= 4, "NEON tiles are whole, 1 to 4 rows");
+    std::int32_t raw[4 * 16];
+    tile4(a, b, kq, raw);
+    scalar::finish_tile<R>(raw, 16, o);
   }
 };
 
