@@ -213,15 +213,15 @@ void gemm_with(const activations<F>& a, const packed_weights& w, const Stage& st
   const index_t depth_blocks = std::max<index_t>(1, ceil_div(kq_total, kc_most));
   const index_t kc = std::max<index_t>(1, ceil_div(kq_total, depth_blocks));
 
-  // Tasks: rows x panels. Panels are split first (each weight byte read once); rows only when
-  // there are more threads than panels to share, or when the rows are many.
+  // Tasks: rows x panels. Panels are split first, so that each weight byte is read by one thread
+  // once; rows only when there are too few panels to keep every thread busy.
   const index_t panels = w.panels();
   const index_t threads = std::max(1, ctx.threads);
   index_t row_blocks = 1;
   const index_t row_unit = interleaved ? 4 : 1;
-  if (threads > 1 && m_total > 4 * large_rows) row_blocks = std::min<index_t>(threads, ceil_div(m_total, 4 * large_rows));
-  index_t panel_blocks = std::min<index_t>(panels, threads > 1 ? threads * 4 / row_blocks : 1);
-  panel_blocks = std::max<index_t>(1, panel_blocks);
+  if (threads > 1 && panels < 2 * threads && m_total > 2 * large_rows)
+    row_blocks = std::min<index_t>(2 * threads, ceil_div(m_total, 2 * large_rows));
+  const index_t panel_blocks = std::max<index_t>(1, std::min<index_t>(panels, threads > 1 ? 4 * threads : 1));
   const index_t rows_per_block = ceil_div(ceil_div(m_total, row_blocks), row_unit) * row_unit;
   row_blocks = ceil_div(m_total, rows_per_block);
 

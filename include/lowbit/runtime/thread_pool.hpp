@@ -22,8 +22,21 @@ LOWBIT_NAMESPACE_BEGIN
 using task_fn = std::function<void(index_t)>;
 using parallel_for_fn = std::function<void(index_t, const task_fn&)>;
 
+namespace detail {
+/// A short pause for a spinning thread (x86 pause, AArch64 yield).
+inline void cpu_relax() noexcept {
+#if (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(__i386__))
+  __builtin_ia32_pause();
+#elif (defined(__GNUC__) || defined(__clang__)) && defined(__aarch64__)
+  __asm__ volatile("yield");
+#endif
+}
+}  // namespace detail
+
 /// A fixed set of worker threads that run parallel_for loops; the calling thread takes part.
-/// Loops are served one at a time (calls from several threads queue on a mutex).
+/// Loops are served one at a time (calls from several threads queue on a mutex). Idle workers
+/// spin for about spin_iterations pauses (tens of microseconds) before they sleep, so that loops
+/// issued back to back (the layers of a model, a GEMM's passes) do not each pay an OS wake-up.
 class thread_pool {
  public:
   explicit thread_pool(int threads) {
@@ -58,10 +71,11 @@ class thread_pool {
     {
       std::lock_guard<std::mutex> lock(mutex_);
       loop_ = current;
-      ++generation_;
+      generation_.fetch_add(1, std::memory_order_release);
     }
     wake_.notify_all();
     run(*current);
+    for (int s = 0; s < spin_iterations && current->pending.load(std::memory_order_acquire) != 0; ++s) detail::cpu_relax();
     std::unique_lock<std::mutex> lock(mutex_);
     done_.wait(lock, [&] { return current->pending.load() == 0; });
     loop_.reset();
@@ -113,12 +127,13 @@ class thread_pool {
   void work() {
     unsigned long long seen = 0;
     for (;;) {
+      for (int s = 0; s < spin_iterations && generation_.load(std::memory_order_acquire) == seen; ++s) detail::cpu_relax();
       std::shared_ptr<loop> l;
       {
         std::unique_lock<std::mutex> lock(mutex_);
-        wake_.wait(lock, [&] { return stop_ || generation_ != seen; });
+        wake_.wait(lock, [&] { return stop_ || generation_.load(std::memory_order_relaxed) != seen; });
         if (stop_) return;
-        seen = generation_;
+        seen = generation_.load(std::memory_order_relaxed);
         l = loop_;
       }
       if (l) run(*l);
@@ -130,8 +145,9 @@ class thread_pool {
   std::mutex mutex_;
   std::condition_variable wake_, done_;
   std::shared_ptr<loop> loop_;
-  unsigned long long generation_ = 0;
+  std::atomic<unsigned long long> generation_{0};  // written under mutex_, read by spinning workers
   bool stop_ = false;
+  static constexpr int spin_iterations = 4000;
 };
 
 namespace detail {
