@@ -284,10 +284,15 @@ void set_bytes(benchmark::State& state, double bytes) {
   state.counters["GB/s"] = benchmark::Counter(bytes * static_cast<double>(state.iterations()) / 1e9, benchmark::Counter::kIsRate);
 }
 
+// Copies hold different bytes (identical pages could be merged by the host) and are read once
+// before timing (so that the first timed pass does not pay for the host backing the pages).
 void bm_read(benchmark::State& state, shape s, bool cold) {
   const std::size_t bytes = static_cast<std::size_t>(s.n * s.k);
   const index_t copies = gemv_copies(s, cold);
-  std::vector<std::vector<std::uint8_t>> buffers(static_cast<std::size_t>(copies), std::vector<std::uint8_t>(bytes, 1));
+  std::vector<std::vector<std::uint8_t>> buffers;
+  for (index_t i = 0; i < copies; ++i)
+    buffers.push_back(random_vector<std::uint8_t>(bytes, 0, 255, static_cast<unsigned>(10 + i)));
+  for (const auto& b : buffers) benchmark::DoNotOptimize(read_bytes(b.data(), bytes));
   index_t next = 0;
   for (auto _ : state) {
     benchmark::DoNotOptimize(read_bytes(buffers[static_cast<std::size_t>(next)].data(), bytes));
@@ -303,10 +308,14 @@ void bm_gemv(benchmark::State& state, shape s, bool cold) {
   const std::vector<float> scales(static_cast<std::size_t>(s.n), 0.01f);
   const index_t copies = gemv_copies(s, cold);
   std::vector<lowbit::packed_weights> pw;
-  for (index_t i = 0; i < copies; ++i) pw.push_back(lowbit::packed_weights::pack(w.data(), s.n, s.k, s.k, scales));
+  for (index_t i = 0; i < copies; ++i) {
+    const auto wi = i == 0 ? w : random_vector<std::int8_t>(static_cast<std::size_t>(s.n * s.k), -127, 127, static_cast<unsigned>(20 + i));
+    pw.push_back(lowbit::packed_weights::pack(wi.data(), s.n, s.k, s.k, scales));
+  }
   std::vector<float> c(static_cast<std::size_t>(s.n));
   const lowbit::context ctx = lowbit::context{}.with_threads(1);
   const lowbit::activations<lowbit::uint8> act(a.data(), 1, s.k, s.k, {0.02f, 0});
+  for (const auto& p : pw) lowbit::gemm(act, p, lowbit::output_float{}, c.data(), s.n, ctx);  // warm-up pass
   index_t next = 0;
   for (auto _ : state) {
     lowbit::gemm(act, pw[static_cast<std::size_t>(next)], lowbit::output_float{}, c.data(), s.n, ctx);
