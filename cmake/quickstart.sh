@@ -4,6 +4,9 @@
 #                                   (Fashion-MNIST: train, quantize every way, print the table)
 #   bash cmake/quickstart.sh test   installs what is missing, builds (Release + assertions) and runs
 #                                   the whole test suite
+#   bash cmake/quickstart.sh install  installs Eigen, xsimd and the build tools if missing, then
+#                                   installs lowbit's headers and CMake package under $PREFIX
+#                                   (default /usr/local)
 # LOWBIT_PRESET overrides the configure preset of the test command (.ci/run uses "ci", which adds
 # warnings as errors).
 set -euo pipefail
@@ -14,7 +17,8 @@ common="g++ cmake ninja-build libeigen3-dev libxsimd-dev zlib1g-dev dataset-fash
 case "$mode" in
   demo) packages="$common" ;;
   test) packages="$common libgtest-dev libbenchmark-dev libsimde-dev" ;;
-  *) echo "usage: bash cmake/quickstart.sh demo|test" >&2; exit 2 ;;
+  install) packages="g++ cmake ninja-build libeigen3-dev libxsimd-dev" ;;
+  *) echo "usage: bash cmake/quickstart.sh demo|test|install" >&2; exit 2 ;;
 esac
 
 missing=""
@@ -41,5 +45,14 @@ case "$mode" in
     cmake --preset "$preset" >/dev/null
     cmake --build --preset "$preset"
     ctest --preset "$preset" -j "$jobs"
+    ;;
+  install)
+    prefix=${PREFIX:-/usr/local}
+    cmake -S . -B build/install -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX="$prefix" \
+      -DLOWBIT_BUILD_TESTS=OFF -DLOWBIT_BUILD_BENCHMARKS=OFF -DLOWBIT_BUILD_EXAMPLES=OFF -DLOWBIT_INSTALL=ON >/dev/null
+    sudo=""
+    [ -w "$prefix" ] || [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo cmake --install build/install
+    echo "quickstart: lowbit installed under $prefix (find_package(lowbit) finds it)"
     ;;
 esac
