@@ -82,9 +82,29 @@ TEST(qparams, bad_ranges_are_errors) {
   EXPECT_THROW((lowbit::detail::qparam_from_range<lowbit::int8, lowbit::affine>(nan, 1.f, s, z)), lowbit::error);
   EXPECT_THROW((lowbit::detail::qparam_from_range<lowbit::int8, lowbit::affine>(0.f, inf, s, z)), lowbit::error);
   EXPECT_THROW((lowbit::detail::qparam_from_range<lowbit::int8, lowbit::affine>(2.f, 1.f, s, z)), lowbit::error);
-  EXPECT_THROW((lowbit::detail::qparam_from_range<lowbit::int8, lowbit::affine>(-3e38f, 3e38f, s, z)), lowbit::error);
   EXPECT_NO_THROW((lowbit::detail::qparam_from_range<lowbit::int8, lowbit::symmetric>(-3e38f, 3e38f, s, z)));
   EXPECT_TRUE(std::isfinite(s));
+}
+
+// Found by fuzzing (issue 13): finite data whose ends are more than FLT_MAX apart was rejected by
+// affine quantizers ("max - min overflows float"), so every calibrator failed on it. The width is
+// now taken in double: the scale is finite and every code's value too.
+TEST(qparams, affine_ranges_wider_than_flt_max) {
+  float s = 0;
+  std::int32_t z = 0;
+  lowbit::detail::qparam_from_range<lowbit::int8, lowbit::affine>(-3e38f, 3e38f, s, z);
+  EXPECT_NEAR(s, 6e38 / 255.0, 1e33);
+  EXPECT_TRUE(std::isfinite(static_cast<float>(127 - z) * s));
+  EXPECT_TRUE(std::isfinite(static_cast<float>(-128 - z) * s));
+  lowbit::detail::qparam_from_range<lowbit::uint8, lowbit::affine>(-3.40282347e+38f, 4.25352933e+37f, s, z);
+  EXPECT_TRUE(std::isfinite(s));
+  const std::vector<float> x = {-3.40282347e+38f, 0.f, 4.25352933e+37f, 1.f};
+  const auto back = lowbit::quantizer<lowbit::uint8, lowbit::affine>().quantize(x, {4}).dequantize();
+  EXPECT_TRUE(back.allFinite());
+  EXPECT_LT(back(0, 0), -3.3e38f);
+  // Ordinary ranges keep PyTorch's float32 arithmetic.
+  lowbit::detail::qparam_from_range<lowbit::uint8, lowbit::affine>(-1.f, 3.f, s, z);
+  EXPECT_EQ(s, 4.f / 255.f);
 }
 
 TEST(qparams, from_range_checks_lengths_and_names_the_slot) {

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <limits>
 #include <type_traits>
+#include <thread>
 #include <vector>
 
 #include "lowbit/lowbit.hpp"
@@ -298,6 +299,27 @@ TEST_P(gemm, seven_bit_activations_are_exact) {
   // Codes outside uint7's range are refused, not silently saturated.
   const std::uint8_t bad[4] = {1, 2, 200, 3};
   EXPECT_THROW((lowbit::activations<lowbit::uint7>(bad, 1, 4, 4, {0.1f, 0})), lowbit::error);
+}
+
+// Thread safety (README): packed weights and activations are only read by a GEMM, so several
+// threads may run GEMMs on the same operands at once.
+TEST_P(gemm, concurrent_products_share_their_operands) {
+  lowbit_test::rng g(53);
+  const problem p = make_problem(g, 21, 150, 300, false);
+  const lowbit::packed_weights packed = p.packed(GetParam());
+  with_activations(p, [&](const auto& a) {
+    std::vector<std::int32_t> want(static_cast<std::size_t>(p.m * p.n));
+    lowbit::reference_gemm(a, p.w.data(), p.n, p.k, p.w_scales.data(), nullptr, lowbit::output_int32{}, want.data(), p.n);
+    std::vector<std::vector<std::int32_t>> got(3, std::vector<std::int32_t>(want.size()));
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 3; ++t)
+      threads.emplace_back([&, t] {
+        lowbit::gemm(a, packed, lowbit::output_int32{}, got[static_cast<std::size_t>(t)].data(), p.n,
+                     on(GetParam()).with_threads(2));
+      });
+    for (auto& t : threads) t.join();
+    for (const auto& r : got) EXPECT_EQ(r, want);
+  });
 }
 
 LOWBIT_INSTANTIATE_FOR_PATHS(gemm);

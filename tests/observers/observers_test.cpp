@@ -5,6 +5,7 @@
 #include <functional>
 #include <limits>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "lowbit/lowbit.hpp"
@@ -206,6 +207,19 @@ TEST(observers, histogram_range_growth_near_flt_max_stays_finite) {
   EXPECT_NO_THROW((void)lowbit::calibrate(q, h, lowbit::l2_search_calibrator{}));
 }
 
+// Found by fuzzing (issue 13): a moving average whose batch extreme lies across the float range
+// from the current one computed current - value = +-Inf and the observed range became infinite.
+TEST(observers, moving_average_across_the_float_range_stays_finite) {
+  lowbit::moving_average_minmax_observer<> m(lowbit::per_tensor{}, 0.25f);
+  const std::vector<float> a = {-3e38f, -2e38f}, b = {3e38f, 3.2e38f};
+  m.observe(a.data(), {2});
+  m.observe(b.data(), {2});
+  const lowbit::range r = m.observed_range();
+  EXPECT_TRUE(std::isfinite(r.min[0]) && std::isfinite(r.max[0]));
+  EXPECT_FLOAT_EQ(r.min[0], static_cast<float>(-3e38 + 0.25 * 6e38));  // in double: 6e38 is beyond FLT_MAX
+  EXPECT_NO_THROW((void)lowbit::calibrate(lowbit::quantizer<lowbit::int8, lowbit::affine>(), m, lowbit::minmax_calibrator{}));
+}
+
 // The newcomer's report: the same constructor spelling works for every observer (granularity
 // first, then the observer's own options).
 TEST(observers, every_observer_takes_its_granularity_first) {
@@ -382,6 +396,45 @@ TEST(observers, threads_do_not_change_the_result) {
   bad(400, 1) = std::numeric_limits<float>::quiet_NaN();
   const std::string e = error_of([&] { h2.observe(bad); });
   EXPECT_NE(e.find("index [300, 5]"), std::string::npos) << e;
+}
+
+// Thread safety (README): an observer is not shared between threads; each thread fills its own
+// and merge() combines them: for min / max, exactly what one observer of all the batches gives.
+TEST(observers, observers_filled_on_threads_and_merged) {
+  lowbit_test::rng g(65);
+  std::vector<row_matrix> batches;
+  for (int b = 0; b < 8; ++b) batches.push_back(g.normal_matrix(64, 100, 1.f + 0.5f * static_cast<float>(b)));
+  lowbit::minmax_observer<lowbit::per_channel> one(lowbit::per_channel(1));
+  lowbit::histogram_observer<> hone;
+  for (const auto& b : batches) {
+    one.observe(b);
+    hone.observe(b);
+  }
+  std::vector<lowbit::minmax_observer<lowbit::per_channel>> parts(4, lowbit::minmax_observer<lowbit::per_channel>(lowbit::per_channel(1)));
+  std::vector<lowbit::histogram_observer<>> hparts(4);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&, t] {
+      for (int b = t; b < 8; b += 4) {
+        parts[static_cast<std::size_t>(t)].observe(batches[static_cast<std::size_t>(b)]);
+        hparts[static_cast<std::size_t>(t)].observe(batches[static_cast<std::size_t>(b)]);
+      }
+    });
+  for (auto& t : threads) t.join();
+  for (int t = 1; t < 4; ++t) {
+    parts[0].merge(parts[static_cast<std::size_t>(t)]);
+    hparts[0].merge(hparts[static_cast<std::size_t>(t)]);
+  }
+  EXPECT_EQ(parts[0].observed_range(), one.observed_range());
+  EXPECT_EQ(parts[0].batches(), 8);
+  // Histograms: every count is kept (to float rounding; 51,200 values here) and the merged range
+  // covers the data. The ranges themselves differ: each observer grows its range on PyTorch's grid
+  // as its own batches arrive.
+  EXPECT_NEAR(hparts[0].histogram(0).total(), 51200.0, 1.0);
+  EXPECT_NEAR(hone.histogram(0).total(), 51200.0, 1.0);
+  const lowbit::range all = one.observed_range();
+  EXPECT_LE(hparts[0].observed_range().min[0], *std::min_element(all.min.begin(), all.min.end()));
+  EXPECT_GE(hparts[0].observed_range().max[0], *std::max_element(all.max.begin(), all.max.end()));
 }
 
 TEST(observers, reset_forgets) {

@@ -89,11 +89,12 @@ float largest_finite_scale(std::int32_t zero_point) noexcept {
 ///              zero point = symmetric_zero_point<Format>()
 ///   affine:    scale = max((max_pos - min_neg) / (qmax - qmin), eps),
 ///              zero point = clamp(qmin - nearbyint(min_neg / scale), qmin, qmax)
-/// One addition to PyTorch: a scale whose grid would overflow float (ranges within about 0.4 % of
-/// FLT_MAX, where PyTorch dequantizes the extreme codes to +-Inf) is lowered to the largest scale
-/// whose every code dequantizes to a finite value, so extreme data saturates instead of becoming
-/// infinite. Raises lowbit::error for NaN or infinite bounds, mn > mx, or a range whose width
-/// overflows.
+/// Two additions to PyTorch, for ranges near the float limit only: an affine range wider than
+/// FLT_MAX gets its scale from the width in double (PyTorch's is infinite), and a scale whose grid
+/// would overflow float (ranges within about 0.4 % of FLT_MAX, where PyTorch dequantizes the
+/// extreme codes to +-Inf) is lowered to the largest scale whose every code dequantizes to a
+/// finite value, so extreme data saturates instead of becoming infinite. Raises lowbit::error for
+/// NaN or infinite bounds and for mn > mx.
 template <class Format, class Scheme>
 void qparam_from_range(float mn, float mx, float& scale, std::int32_t& zero_point, const char* what = "qparams",
                        index_t slot = -1) {
@@ -119,9 +120,10 @@ void qparam_from_range(float mn, float mx, float& scale, std::int32_t& zero_poin
     zero_point = symmetric_zero_point<Format>();
   } else {
     const float width = max_pos - min_neg;
-    if (!std::isfinite(width))
-      fail_range("is too wide: max - min overflows float");
-    scale = std::max(width / levels, scale_eps);
+    // A width beyond FLT_MAX (finite ends far apart) is taken in double: scale = width / levels
+    // is then an ordinary float, where PyTorch's float32 arithmetic gives an infinite scale.
+    scale = std::isfinite(width) ? std::max(width / levels, scale_eps)
+                                 : static_cast<float>((static_cast<double>(max_pos) - static_cast<double>(min_neg)) / levels);
     const float shifted = std::nearbyint(min_neg / scale);  // in [-(qmax - qmin), 0]
     zero_point = std::clamp(Format::qmin - static_cast<std::int32_t>(shifted), Format::qmin, Format::qmax);
   }

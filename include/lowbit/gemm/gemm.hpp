@@ -260,7 +260,10 @@ void gemm_with(const activations<F>& a, const packed_weights& w, const Stage& st
             o.ldp = nr;
             o.first = kb == 0;
             o.last = last;
-            const std::int8_t* b = w.panel(p) + q0 * nr * kr + part * width * kr;
+            // K = 0: the panels are empty; the kernel reads no quad, but must get a pointer it
+            // may offset by the part.
+            static constexpr std::int8_t no_weights[K::nr * K::kr] = {};
+            const std::int8_t* b = (kq_total > 0 ? w.panel(p) + q0 * nr * kr : no_weights) + part * width * kr;
             if (s.split) {
               if constexpr (K::split_mr > 0) run_tile<K, K::parts>(s.rows, a_ptr, pa.ld, b, kq, o);
             } else {

@@ -120,7 +120,7 @@ class packed_weights {
     p.column_sums_.assign(static_cast<std::size_t>(np), 0);
     p.scales_.assign(static_cast<std::size_t>(np), 1.0f);
     p.bias_ = std::move(b);
-    for (index_t row = 0; row < n; ++row) {
+    for (index_t row = 0; row < n && k > 0; ++row) {  // K = 0: nothing to copy (and no pointer arithmetic on empty storage)
       const std::int8_t* src = codes + row * ld;
       std::int8_t* dst = p.data_.data() + (row / nr) * nr * p.kp_ + (row % nr) * kr;
       std::int32_t sum = 0;
@@ -129,8 +129,8 @@ class packed_weights {
         sum += src[kk];
       }
       p.column_sums_[static_cast<std::size_t>(row)] = sum;
-      p.scales_[static_cast<std::size_t>(row)] = scales[static_cast<std::size_t>(row)];
     }
+    std::copy(scales.begin(), scales.end(), p.scales_.begin());
     return p;
   }
 

@@ -64,10 +64,9 @@ LOWBIT_TARGET_AVX2 LOWBIT_ALWAYS_INLINE void finish_vector8(__m256i acc, int r, 
   if (c0 >= o.cols) return;
   const index_t n = std::min<index_t>(8, o.cols - c0);
   const __m256i mask = lane_mask(n);
-  std::int32_t* carried = o.partial + r * o.ldp + c0;
-  if (!o.first) acc = _mm256_add_epi32(acc, _mm256_maskload_epi32(carried, mask));
+  if (!o.first) acc = _mm256_add_epi32(acc, _mm256_maskload_epi32(o.partial + r * o.ldp + c0, mask));
   if (!o.last) {
-    _mm256_maskstore_epi32(carried, mask, acc);
+    _mm256_maskstore_epi32(o.partial + r * o.ldp + c0, mask, acc);
     return;
   }
   const std::int32_t off = o.offset[r];

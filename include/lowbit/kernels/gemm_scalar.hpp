@@ -63,12 +63,13 @@ template <int R, class Stage>
 void finish_tile(std::int32_t* raw, index_t width, const tile_output<Stage>& o) noexcept {
   for (int r = 0; r < R; ++r) {
     std::int32_t* acc = raw + r * width;
-    std::int32_t* carried = o.partial + r * o.ldp;
-    if (!o.first)
+    if (!o.first) {
+      const std::int32_t* carried = o.partial + r * o.ldp;
       for (index_t j = 0; j < o.cols; ++j)
         acc[j] = static_cast<std::int32_t>(static_cast<std::uint32_t>(acc[j]) + static_cast<std::uint32_t>(carried[j]));
+    }
     if (!o.last) {
-      for (index_t j = 0; j < o.cols; ++j) carried[j] = acc[j];
+      std::copy(acc, acc + o.cols, o.partial + r * o.ldp);
       continue;
     }
     const auto off = static_cast<std::uint32_t>(o.offset[r]);

@@ -120,8 +120,12 @@ class moving_average_minmax_observer
   }
 
   // PyTorch: value + c * (current - value) in float32, each operation rounded separately.
+  // A difference beyond FLT_MAX (a new extreme of the other sign near the float limit) is taken
+  // in double: the average of two finite values stays finite.
   float update(float value, float current) const {
     const float diff = current - value;
+    if (!std::isfinite(diff))
+      return static_cast<float>(static_cast<double>(value) + c_ * (static_cast<double>(current) - value));
     volatile float step = c_ * diff;  // volatile: the add must not be fused with the multiply
     return value + step;
   }
