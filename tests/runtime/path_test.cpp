@@ -130,13 +130,16 @@ TEST(path, fallback_chain_is_the_tag_hierarchy) {
 
 TEST(path, kernels_resolve_along_the_chain) {
   using lowbit::kernel_path;
-  // avxvnni has a GEMM kernel of its own only once issue 9 lands; until then each path runs the
-  // kernel the chain gives it. simd has no GEMM kernel: it runs the scalar one.
+  // simd has no GEMM kernel: it runs the scalar one. Every other path this build compiles has its
+  // own (a kernel header whose #if names the wrong macro would silently fall back: this catches it).
   EXPECT_EQ(lowbit::kernels::gemm_kernel_path(kernel_path::simd), kernel_path::scalar);
   EXPECT_EQ(lowbit::kernels::gemm_kernel_path(kernel_path::scalar), kernel_path::scalar);
 #if LOWBIT_HAVE_X86_PATHS
-  EXPECT_EQ(lowbit::kernels::gemm_kernel_path(kernel_path::avx512vnni), kernel_path::avx512vnni);
-  EXPECT_EQ(lowbit::kernels::gemm_kernel_path(kernel_path::avx2), kernel_path::avx2);
+  for (kernel_path p : {kernel_path::avx2, kernel_path::avxvnni, kernel_path::avx512, kernel_path::avx512vnni})
+    EXPECT_EQ(lowbit::kernels::gemm_kernel_path(p), p) << lowbit::path_name(p);
+#endif
+#if LOWBIT_HAVE_NEONDOT_PATH
+  EXPECT_EQ(lowbit::kernels::gemm_kernel_path(kernel_path::neondot), kernel_path::neondot);
 #endif
 }
 

@@ -9,6 +9,7 @@
 #define SIMDE_ENABLE_NATIVE_ALIASES
 #endif
 #include <simde/x86/avx512.h>
+#include <simde/x86/f16c.h>
 
 #include <cmath>
 #include <cstdint>
@@ -107,3 +108,21 @@ static inline simde__m256 lowbit_simde_fmadd256(simde__m256 a, simde__m256 b, si
 // SIMDe 0.7.4 aliases _mm512_madd_epi16 with the argument list of its masked form.
 #undef _mm512_madd_epi16
 #define _mm512_madd_epi16(a, b) simde_mm512_madd_epi16(a, b)
+
+// vcvtph2ps zmm: 16 fp16 values to float (exact), as two halves through SIMDe's F16C form.
+static inline simde__m512 _mm512_cvtph_ps(simde__m256i a) {
+  simde__m256i_private a_ = simde__m256i_to_private(a);
+  simde__m512_private r_;
+  simde__m256_private lo = simde__m256_to_private(simde_mm256_cvtph_ps(simde__m128i_from_private(a_.m128i_private[0])));
+  simde__m256_private hi = simde__m256_to_private(simde_mm256_cvtph_ps(simde__m128i_from_private(a_.m128i_private[1])));
+  for (int i = 0; i < 8; ++i) r_.f32[i] = lo.f32[i], r_.f32[8 + i] = hi.f32[i];
+  return simde__m512_from_private(r_);
+}
+
+// vpsrad zmm, imm: arithmetic shift right of each int32 lane (counts above 31 fill with the sign).
+static inline simde__m512i _mm512_srai_epi32(simde__m512i a, unsigned int count) {
+  simde__m512i_private a_ = simde__m512i_to_private(a), r_;
+  const int c = count > 31 ? 31 : static_cast<int>(count);
+  for (int i = 0; i < 16; ++i) r_.i32[i] = a_.i32[i] >> c;
+  return simde__m512i_from_private(r_);
+}

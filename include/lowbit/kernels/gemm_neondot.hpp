@@ -15,7 +15,7 @@
 #include "lowbit/kernels/gemm_scalar.hpp"
 #include "lowbit/runtime/path.hpp"
 
-#if LOWBIT_HAVE_NEON_DOT_PATH
+#if LOWBIT_HAVE_NEONDOT_PATH
 #include <arm_neon.h>
 
 LOWBIT_NAMESPACE_BEGIN
@@ -67,4 +67,4 @@ neondot::gemm_micro_kernel gemm_kernel(paths::neondot);
 }  // namespace kernels
 LOWBIT_NAMESPACE_END
 
-#endif  // LOWBIT_HAVE_NEON_DOT_PATH
+#endif  // LOWBIT_HAVE_NEONDOT_PATH
