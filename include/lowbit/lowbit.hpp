@@ -44,7 +44,7 @@
 //   kernels/                     one header per operation and path, behind the one dispatch table
 //   tensor/                      the quantizer, quantized tensors and the engine that runs the kernels on them
 //   gemm/, observers/, metrics/  the int8 GEMM and its operands; observers; error measures
-//   calibrators/                 how a range is chosen from what observers saw
+//   calibrators/, io/            how a range is chosen from what observers saw; file and block formats
 //   ptq/, qat/                   Linear layers, static calibration; fake quantization, LSQ
 #pragma once
 
@@ -84,7 +84,9 @@
 #include "lowbit/calibrators/mse.hpp"
 #include "lowbit/calibrators/percentile.hpp"
 #include "lowbit/calibrators/weight_search.hpp"
+#include "lowbit/io/ggml_blocks.hpp"
 #include "lowbit/ptq/dynamic_linear.hpp"
+#include "lowbit/ptq/lowbit_linear.hpp"
 #include "lowbit/ptq/static_calibration.hpp"
 #include "lowbit/ptq/static_linear.hpp"
 #include "lowbit/qat/fake_quant.hpp"
