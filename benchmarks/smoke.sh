@@ -11,4 +11,5 @@ run() {
 }
 run bench_quantize '/4096/'
 run bench_gemm '/1t/(bert/M=128/N=768/K=768|llama7b/M=1/N=4096/K=4096)$|pack/.*M=1/N=4096/K=4096'
+run bench_lowbit_gemm '^(int4|int2|int8)/1t/llama7b/M=(1|8)/N=4096/K=4096$'
 run bench_observers 'bm_minmax/1|bm_histogram/1|bm_cal_'

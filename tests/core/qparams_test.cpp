@@ -178,3 +178,34 @@ TEST(qparams, subnormal_scale_message_says_what_to_do) {
 }
 
 }  // namespace
+
+// symmetric_absmax: the block formats' scale amax / (qmax - zp), beside PyTorch's amax / ((qmax - qmin) / 2).
+TEST(qparams, symmetric_absmax_maps_the_largest_magnitude_to_qmax) {
+  float scale = 0;
+  std::int32_t zp = -1;
+  lowbit::detail::qparam_from_range<lowbit::int4, lowbit::symmetric_absmax>(-2.0f, 3.5f, scale, zp);
+  EXPECT_EQ(scale, 0.5f);
+  EXPECT_EQ(zp, 0);
+  lowbit::detail::qparam_from_range<lowbit::int4, lowbit::symmetric>(-2.0f, 3.5f, scale, zp);
+  EXPECT_EQ(scale, 3.5f / 7.5f);
+  lowbit::detail::qparam_from_range<lowbit::int8, lowbit::symmetric_absmax>(-127.0f, 1.0f, scale, zp);
+  EXPECT_EQ(scale, 1.0f);
+  lowbit::detail::qparam_from_range<lowbit::uint8, lowbit::symmetric_absmax>(-1.0f, 2.54f, scale, zp);
+  EXPECT_EQ(zp, 128);
+  EXPECT_EQ(scale, 2.54f / 127.0f);
+
+  // Nothing is clipped: +-amax come back exactly when amax / scale is exact.
+  const lowbit::quantizer<lowbit::int4, lowbit::symmetric_absmax> q;
+  Eigen::VectorXf x(4);
+  x << -3.5f, -1.0f, 0.25f, 3.5f;
+  const auto t = q.quantize(x);
+  const auto back = t.dequantize();
+  EXPECT_EQ(back.data()[0], -3.5f);
+  EXPECT_EQ(back.data()[3], 3.5f);
+  const auto codes = t.int_repr();
+  EXPECT_EQ(codes.data()[0], -7);
+  EXPECT_EQ(codes.data()[3], 7);
+  // PyTorch's scale clips 3.5 to 7 * (3.5 / 7.5).
+  const auto torch_back = lowbit::quantizer<lowbit::int4, lowbit::symmetric>().quantize(x).dequantize();
+  EXPECT_LT(torch_back.data()[3], 3.5f);
+}

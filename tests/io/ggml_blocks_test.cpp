@@ -187,3 +187,18 @@ TEST(ggml_blocks, bad_input_is_a_clear_error) {
 }
 
 }  // namespace
+
+namespace {
+// The named absmax choice is Q8_0's scale: with groups of 32 its codes are Q8_0's (rounding ties,
+// half to even here and half away from zero in ggml, do not occur in this data).
+TEST(ggml_blocks, symmetric_absmax_groups_of_32_give_q8_0_codes) {
+  lowbit_test::rng g(22);
+  const row_matrix w = g.normal_matrix(16, 128, 0.1f);
+  const auto t = quantizer<int8, symmetric_absmax, per_group>(per_group(1, 32)).quantize(w);
+  const auto blocks = ggml::quantize_q8_0(w);
+  const auto codes = t.int_repr();
+  for (index_t r = 0; r < 16; ++r)
+    for (index_t j = 0; j < 128; ++j) ASSERT_EQ(codes(r, j), blocks[static_cast<std::size_t>(r * 4 + j / 32)].qs[j % 32]) << r << ", " << j;
+  for (index_t i = 0; i < 16 * 4; ++i) EXPECT_EQ(float_to_half(t.params().scale[static_cast<std::size_t>(i)]), blocks[static_cast<std::size_t>(i)].d);
+}
+}  // namespace

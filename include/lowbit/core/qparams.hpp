@@ -87,6 +87,7 @@ float largest_finite_scale(std::int32_t zero_point) noexcept {
 ///   min_neg = min(mn, 0), max_pos = max(mx, 0)
 ///   symmetric: scale = max(max(-min_neg, max_pos) / ((qmax - qmin) / 2), eps),
 ///              zero point = symmetric_zero_point<Format>()
+///   symmetric_absmax (not PyTorch's): scale = max(max(-min_neg, max_pos) / (qmax - zero point), eps)
 ///   affine:    scale = max((max_pos - min_neg) / (qmax - qmin), eps),
 ///              zero point = clamp(qmin - nearbyint(min_neg / scale), qmin, qmax)
 /// Two additions to PyTorch, for ranges near the float limit only: an affine range wider than
@@ -116,7 +117,8 @@ void qparam_from_range(float mn, float mx, float& scale, std::int32_t& zero_poin
   constexpr auto levels = static_cast<float>(Format::qmax - Format::qmin);
   if constexpr (!Scheme::is_affine) {
     const float amax = std::max(-min_neg, max_pos);
-    scale = std::max(amax / (levels / 2.0f), scale_eps);
+    constexpr auto top = static_cast<float>(Format::qmax - symmetric_zero_point<Format>());
+    scale = std::max(amax / (Scheme::absmax ? top : levels / 2.0f), scale_eps);
     zero_point = symmetric_zero_point<Format>();
   } else {
     const float width = max_pos - min_neg;

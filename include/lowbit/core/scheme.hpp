@@ -1,4 +1,4 @@
-// lowbit/core/scheme.hpp: quantization schemes (symmetric, affine) and quantize-step rounding policies.
+// lowbit/core/scheme.hpp: quantization schemes (symmetric, symmetric_absmax, affine) and quantize-step rounding policies.
 #pragma once
 
 #include <type_traits>
@@ -15,13 +15,25 @@ struct rounding_tag {};
 
 /// Symmetric: the range is [-amax, amax] and the zero point is fixed by the format
 /// (0 for signed formats, see symmetric_zero_point()).
+/// PyTorch's scale: amax / ((qmax - qmin) / 2), so amax maps to a half code beyond the format
+/// (7.5 for int4, 127.5 for int8) and the largest value is clipped by half a step.
 struct symmetric : detail::scheme_tag {
   static constexpr bool is_affine = false;
+  static constexpr bool absmax = false;
   static constexpr const char* name = "symmetric";
+};
+/// Symmetric with the absmax scale of the block formats (llama.cpp's Q8_0, bitsandbytes):
+/// scale = amax / (qmax - zp), so that amax maps to qmax exactly and nothing is clipped (for int4
+/// the code -8 is then unused). Same zero point and storage as symmetric.
+struct symmetric_absmax : detail::scheme_tag {
+  static constexpr bool is_affine = false;
+  static constexpr bool absmax = true;
+  static constexpr const char* name = "symmetric_absmax";
 };
 /// Affine (asymmetric): scale and zero point are both chosen from [min, max].
 struct affine : detail::scheme_tag {
   static constexpr bool is_affine = true;
+  static constexpr bool absmax = false;
   static constexpr const char* name = "affine";
 };
 

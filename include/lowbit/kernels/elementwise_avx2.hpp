@@ -5,6 +5,7 @@
 // saturating packs never saturate because codes are clamped to [qmin, qmax] first.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <limits>
@@ -85,6 +86,25 @@ LOWBIT_TARGET_AVX2 LOWBIT_ALWAYS_INLINE bool tracked_nonfinite(__m256 acc) noexc
   return _mm256_movemask_ps(_mm256_cmp_ps(acc, acc, _CMP_UNORD_Q)) != 0;
 }
 
+/// Quantizes 32 elements into out, tracking non-finite values in four accumulators (four
+/// chains: an FMA's latency stays off the critical path).
+template <class F, class Rounding, bool OnlyNaN>
+LOWBIT_TARGET_AVX2 LOWBIT_ALWAYS_INLINE void quantize32(const float* x, __m256 f, __m256 lo, __m256 hi, __m256i vzp,
+                                                        __m256 (&acc)[4], std::uint8_t* out) noexcept {
+  const __m256 v0 = _mm256_loadu_ps(x), v1 = _mm256_loadu_ps(x + 8);
+  const __m256 v2 = _mm256_loadu_ps(x + 16), v3 = _mm256_loadu_ps(x + 24);
+  acc[0] = track<OnlyNaN>(acc[0], v0);
+  acc[1] = track<OnlyNaN>(acc[1], v1);
+  acc[2] = track<OnlyNaN>(acc[2], v2);
+  acc[3] = track<OnlyNaN>(acc[3], v3);
+  const __m256i codes = narrow32<F::is_signed>(
+      round8<Rounding>(v0, f, lo, hi, vzp), round8<Rounding>(v1, f, lo, hi, vzp),
+      round8<Rounding>(v2, f, lo, hi, vzp), round8<Rounding>(v3, f, lo, hi, vzp));
+  store32<F>(out, codes);
+}
+
+// The last n % 32 elements go through the same vector code, zero-padded to 32 in local buffers;
+// only the codes of the real elements are copied out.
 template <class F, class Rounding, bool OnlyNaN>
 LOWBIT_TARGET_AVX2 bool quantize_body(const float* LOWBIT_RESTRICT x, index_t n, float factor,
                                       std::int32_t zp, std::uint8_t* LOWBIT_RESTRICT out) noexcept {
@@ -92,27 +112,17 @@ LOWBIT_TARGET_AVX2 bool quantize_body(const float* LOWBIT_RESTRICT x, index_t n,
   const __m256 lo = _mm256_set1_ps(static_cast<float>(F::qmin - zp));
   const __m256 hi = _mm256_set1_ps(static_cast<float>(F::qmax - zp));
   const __m256i vzp = _mm256_set1_epi32(zp);
-  __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0, acc2 = acc0, acc3 = acc0;
+  __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
   index_t i = 0;
-  for (; i + 32 <= n; i += 32) {
-    const __m256 v0 = _mm256_loadu_ps(x + i), v1 = _mm256_loadu_ps(x + i + 8);
-    const __m256 v2 = _mm256_loadu_ps(x + i + 16), v3 = _mm256_loadu_ps(x + i + 24);
-    acc0 = track<OnlyNaN>(acc0, v0);  // four chains: an FMA's latency stays off the critical path
-    acc1 = track<OnlyNaN>(acc1, v1);
-    acc2 = track<OnlyNaN>(acc2, v2);
-    acc3 = track<OnlyNaN>(acc3, v3);
-    const __m256i codes = narrow32<F::is_signed>(
-        round8<Rounding>(v0, f, lo, hi, vzp), round8<Rounding>(v1, f, lo, hi, vzp),
-        round8<Rounding>(v2, f, lo, hi, vzp), round8<Rounding>(v3, f, lo, hi, vzp));
-    store32<F>(out + i / F::per_byte, codes);
+  for (; i + 32 <= n; i += 32) quantize32<F, Rounding, OnlyNaN>(x + i, f, lo, hi, vzp, acc, out + i / F::per_byte);
+  if (i < n) {
+    alignas(32) float xt[32] = {};
+    alignas(32) std::uint8_t ct[32];
+    std::memcpy(xt, x + i, static_cast<std::size_t>(n - i) * sizeof(float));
+    quantize32<F, Rounding, OnlyNaN>(xt, f, lo, hi, vzp, acc, ct);
+    scalar::copy_codes<F>(out + i / F::per_byte, ct, n - i);
   }
-  bool ok = !tracked_nonfinite(_mm256_or_ps(_mm256_or_ps(acc0, acc1), _mm256_or_ps(acc2, acc3)));
-  const float lim = OnlyNaN ? std::numeric_limits<float>::infinity() : std::numeric_limits<float>::max();
-  for (; i < n; ++i) {
-    ok &= std::fabs(x[i]) <= lim;
-    scalar::store_code<F>(out, i, scalar::quantize_value<F, Rounding>(x[i], factor, zp));
-  }
-  return ok;
+  return !tracked_nonfinite(_mm256_or_ps(_mm256_or_ps(acc[0], acc[1]), _mm256_or_ps(acc[2], acc[3])));
 }
 
 template <class F, class Rounding>
@@ -134,33 +144,44 @@ LOWBIT_TARGET_AVX2 LOWBIT_ALWAYS_INLINE __m256i round8_vec(__m256 v, const float
 }
 
 template <class F, class Rounding, bool OnlyNaN>
+LOWBIT_TARGET_AVX2 LOWBIT_ALWAYS_INLINE void quantize32_vec(const float* x, const float* factors, const std::int32_t* zps,
+                                                            __m256i qmin, __m256i qmax, __m256 (&acc)[4],
+                                                            std::uint8_t* out) noexcept {
+  const __m256 v0 = _mm256_loadu_ps(x), v1 = _mm256_loadu_ps(x + 8);
+  const __m256 v2 = _mm256_loadu_ps(x + 16), v3 = _mm256_loadu_ps(x + 24);
+  acc[0] = track<OnlyNaN>(acc[0], v0);
+  acc[1] = track<OnlyNaN>(acc[1], v1);
+  acc[2] = track<OnlyNaN>(acc[2], v2);
+  acc[3] = track<OnlyNaN>(acc[3], v3);
+  const __m256i codes = narrow32<F::is_signed>(round8_vec<Rounding>(v0, factors, zps, qmin, qmax),
+                                               round8_vec<Rounding>(v1, factors + 8, zps + 8, qmin, qmax),
+                                               round8_vec<Rounding>(v2, factors + 16, zps + 16, qmin, qmax),
+                                               round8_vec<Rounding>(v3, factors + 24, zps + 24, qmin, qmax));
+  store32<F>(out, codes);
+}
+
+template <class F, class Rounding, bool OnlyNaN>
 LOWBIT_TARGET_AVX2 bool quantize_vec_body(const float* LOWBIT_RESTRICT x, index_t n,
                                           const float* factors, const std::int32_t* zps,
                                           std::uint8_t* LOWBIT_RESTRICT out) noexcept {
   const __m256i qmin = _mm256_set1_epi32(F::qmin), qmax = _mm256_set1_epi32(F::qmax);
-  __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0, acc2 = acc0, acc3 = acc0;
+  __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
   index_t i = 0;
-  for (; i + 32 <= n; i += 32) {
-    const __m256 v0 = _mm256_loadu_ps(x + i), v1 = _mm256_loadu_ps(x + i + 8);
-    const __m256 v2 = _mm256_loadu_ps(x + i + 16), v3 = _mm256_loadu_ps(x + i + 24);
-    acc0 = track<OnlyNaN>(acc0, v0);  // four chains: an FMA's latency stays off the critical path
-    acc1 = track<OnlyNaN>(acc1, v1);
-    acc2 = track<OnlyNaN>(acc2, v2);
-    acc3 = track<OnlyNaN>(acc3, v3);
-    const __m256i codes = narrow32<F::is_signed>(
-        round8_vec<Rounding>(v0, factors + i, zps + i, qmin, qmax),
-        round8_vec<Rounding>(v1, factors + i + 8, zps + i + 8, qmin, qmax),
-        round8_vec<Rounding>(v2, factors + i + 16, zps + i + 16, qmin, qmax),
-        round8_vec<Rounding>(v3, factors + i + 24, zps + i + 24, qmin, qmax));
-    store32<F>(out + i / F::per_byte, codes);
+  for (; i + 32 <= n; i += 32)
+    quantize32_vec<F, Rounding, OnlyNaN>(x + i, factors + i, zps + i, qmin, qmax, acc, out + i / F::per_byte);
+  if (i < n) {  // padded as in quantize_body(); factor 1 and zero point 0 for the padding
+    const auto r = static_cast<std::size_t>(n - i);
+    alignas(32) float xt[32] = {}, ft[32];
+    alignas(32) std::int32_t zt[32] = {};
+    alignas(32) std::uint8_t ct[32];
+    std::fill(ft, ft + 32, 1.0f);
+    std::memcpy(xt, x + i, r * sizeof(float));
+    std::memcpy(ft, factors + i, r * sizeof(float));
+    std::memcpy(zt, zps + i, r * sizeof(std::int32_t));
+    quantize32_vec<F, Rounding, OnlyNaN>(xt, ft, zt, qmin, qmax, acc, ct);
+    scalar::copy_codes<F>(out + i / F::per_byte, ct, n - i);
   }
-  bool ok = !tracked_nonfinite(_mm256_or_ps(_mm256_or_ps(acc0, acc1), _mm256_or_ps(acc2, acc3)));
-  const float lim = OnlyNaN ? std::numeric_limits<float>::infinity() : std::numeric_limits<float>::max();
-  for (; i < n; ++i) {
-    ok &= std::fabs(x[i]) <= lim;
-    scalar::store_code<F>(out, i, scalar::quantize_value<F, Rounding>(x[i], factors[i], zps[i]));
-  }
-  return ok;
+  return !tracked_nonfinite(_mm256_or_ps(_mm256_or_ps(acc[0], acc[1]), _mm256_or_ps(acc[2], acc[3])));
 }
 
 template <class F, class Rounding>

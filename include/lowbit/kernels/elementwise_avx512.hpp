@@ -4,6 +4,7 @@
 // narrowed with vpmovdb / vpmovwb (truncation), exact because they are clamped first.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <limits>
@@ -61,6 +62,21 @@ LOWBIT_TARGET_AVX512 LOWBIT_ALWAYS_INLINE void store64(std::uint8_t* out, __m128
   }
 }
 
+/// Quantizes 64 elements into out; returns the lanes that held a value beyond `limit`.
+template <class F, class Rounding>
+LOWBIT_TARGET_AVX512 LOWBIT_ALWAYS_INLINE __mmask16 quantize64(const float* x, __m512 f, __m512 lo, __m512 hi,
+                                                               __m512i vzp, __m512 limit, std::uint8_t* out) noexcept {
+  const __m512 v0 = _mm512_loadu_ps(x), v1 = _mm512_loadu_ps(x + 16);
+  const __m512 v2 = _mm512_loadu_ps(x + 32), v3 = _mm512_loadu_ps(x + 48);
+  store64<F>(out, round16<Rounding>(v0, f, lo, hi, vzp), round16<Rounding>(v1, f, lo, hi, vzp),
+             round16<Rounding>(v2, f, lo, hi, vzp), round16<Rounding>(v3, f, lo, hi, vzp));
+  return static_cast<__mmask16>(nonfinite(v0, limit) | nonfinite(v1, limit) | nonfinite(v2, limit) |
+                                nonfinite(v3, limit));
+}
+
+// The last n % 64 elements go through the same vector code, zero-padded to 64 in local buffers
+// (so that short runs, a group of 32 say, do not fall back to scalar rounding); only the codes
+// of the real elements are copied out.
 template <class F, class Rounding>
 LOWBIT_TARGET_AVX512 bool quantize(const float* LOWBIT_RESTRICT x, index_t n, float factor,
                                    std::int32_t zp, inf_policy inf,
@@ -72,22 +88,16 @@ LOWBIT_TARGET_AVX512 bool quantize(const float* LOWBIT_RESTRICT x, index_t n, fl
   const __m512i vzp = _mm512_set1_epi32(zp);
   __mmask16 bad = 0;
   index_t i = 0;
-  for (; i + 64 <= n; i += 64) {
-    const __m512 v0 = _mm512_loadu_ps(x + i), v1 = _mm512_loadu_ps(x + i + 16);
-    const __m512 v2 = _mm512_loadu_ps(x + i + 32), v3 = _mm512_loadu_ps(x + i + 48);
-    bad = static_cast<__mmask16>(bad | nonfinite(v0, limit) | nonfinite(v1, limit) |
-                                 nonfinite(v2, limit) | nonfinite(v3, limit));
-    store64<F>(out + i / F::per_byte, round16<Rounding>(v0, f, lo, hi, vzp),
-               round16<Rounding>(v1, f, lo, hi, vzp), round16<Rounding>(v2, f, lo, hi, vzp),
-               round16<Rounding>(v3, f, lo, hi, vzp));
+  for (; i + 64 <= n; i += 64)
+    bad = static_cast<__mmask16>(bad | quantize64<F, Rounding>(x + i, f, lo, hi, vzp, limit, out + i / F::per_byte));
+  if (i < n) {
+    alignas(64) float xt[64] = {};
+    alignas(64) std::uint8_t ct[64];
+    std::memcpy(xt, x + i, static_cast<std::size_t>(n - i) * sizeof(float));
+    bad = static_cast<__mmask16>(bad | quantize64<F, Rounding>(xt, f, lo, hi, vzp, limit, ct));
+    scalar::copy_codes<F>(out + i / F::per_byte, ct, n - i);
   }
-  bool ok = bad == 0;
-  const float lim = finite_limit(inf);
-  for (; i < n; ++i) {
-    ok &= std::fabs(x[i]) <= lim;
-    scalar::store_code<F>(out, i, scalar::quantize_value<F, Rounding>(x[i], factor, zp));
-  }
-  return ok;
+  return bad == 0;
 }
 
 template <class Rounding>
@@ -101,6 +111,20 @@ LOWBIT_TARGET_AVX512 LOWBIT_ALWAYS_INLINE __m128i round16_vec(__m512 v, const fl
 }
 
 template <class F, class Rounding>
+LOWBIT_TARGET_AVX512 LOWBIT_ALWAYS_INLINE __mmask16 quantize64_vec(const float* x, const float* factors,
+                                                                   const std::int32_t* zps, __m512i qmin, __m512i qmax,
+                                                                   __m512 limit, std::uint8_t* out) noexcept {
+  const __m512 v0 = _mm512_loadu_ps(x), v1 = _mm512_loadu_ps(x + 16);
+  const __m512 v2 = _mm512_loadu_ps(x + 32), v3 = _mm512_loadu_ps(x + 48);
+  store64<F>(out, round16_vec<Rounding>(v0, factors, zps, qmin, qmax),
+             round16_vec<Rounding>(v1, factors + 16, zps + 16, qmin, qmax),
+             round16_vec<Rounding>(v2, factors + 32, zps + 32, qmin, qmax),
+             round16_vec<Rounding>(v3, factors + 48, zps + 48, qmin, qmax));
+  return static_cast<__mmask16>(nonfinite(v0, limit) | nonfinite(v1, limit) | nonfinite(v2, limit) |
+                                nonfinite(v3, limit));
+}
+
+template <class F, class Rounding>
 LOWBIT_TARGET_AVX512 bool quantize_vec(const float* LOWBIT_RESTRICT x, index_t n,
                                        const float* factors, const std::int32_t* zps,
                                        inf_policy inf, std::uint8_t* LOWBIT_RESTRICT out) noexcept {
@@ -108,24 +132,22 @@ LOWBIT_TARGET_AVX512 bool quantize_vec(const float* LOWBIT_RESTRICT x, index_t n
   const __m512i qmin = _mm512_set1_epi32(F::qmin), qmax = _mm512_set1_epi32(F::qmax);
   __mmask16 bad = 0;
   index_t i = 0;
-  for (; i + 64 <= n; i += 64) {
-    const __m512 v0 = _mm512_loadu_ps(x + i), v1 = _mm512_loadu_ps(x + i + 16);
-    const __m512 v2 = _mm512_loadu_ps(x + i + 32), v3 = _mm512_loadu_ps(x + i + 48);
-    bad = static_cast<__mmask16>(bad | nonfinite(v0, limit) | nonfinite(v1, limit) |
-                                 nonfinite(v2, limit) | nonfinite(v3, limit));
-    store64<F>(out + i / F::per_byte,
-               round16_vec<Rounding>(v0, factors + i, zps + i, qmin, qmax),
-               round16_vec<Rounding>(v1, factors + i + 16, zps + i + 16, qmin, qmax),
-               round16_vec<Rounding>(v2, factors + i + 32, zps + i + 32, qmin, qmax),
-               round16_vec<Rounding>(v3, factors + i + 48, zps + i + 48, qmin, qmax));
+  for (; i + 64 <= n; i += 64)
+    bad = static_cast<__mmask16>(
+        bad | quantize64_vec<F, Rounding>(x + i, factors + i, zps + i, qmin, qmax, limit, out + i / F::per_byte));
+  if (i < n) {  // padded as in quantize(); factor 1 and zero point 0 for the padding
+    const auto r = static_cast<std::size_t>(n - i);
+    alignas(64) float xt[64] = {}, ft[64];
+    alignas(64) std::int32_t zt[64] = {};
+    alignas(64) std::uint8_t ct[64];
+    std::fill(ft, ft + 64, 1.0f);
+    std::memcpy(xt, x + i, r * sizeof(float));
+    std::memcpy(ft, factors + i, r * sizeof(float));
+    std::memcpy(zt, zps + i, r * sizeof(std::int32_t));
+    bad = static_cast<__mmask16>(bad | quantize64_vec<F, Rounding>(xt, ft, zt, qmin, qmax, limit, ct));
+    scalar::copy_codes<F>(out + i / F::per_byte, ct, n - i);
   }
-  bool ok = bad == 0;
-  const float lim = finite_limit(inf);
-  for (; i < n; ++i) {
-    ok &= std::fabs(x[i]) <= lim;
-    scalar::store_code<F>(out, i, scalar::quantize_value<F, Rounding>(x[i], factors[i], zps[i]));
-  }
-  return ok;
+  return bad == 0;
 }
 
 /// 16 codes of format F starting at element i (a multiple of 16) of a packed run, as int32.

@@ -50,6 +50,17 @@ LOWBIT_ALWAYS_INLINE std::int32_t quantize_value(float x, float factor, std::int
   return static_cast<std::int32_t>(std::nearbyint(v)) + zp;
 }
 
+/// Copies the packed codes of n elements (from a byte boundary) to `out`: whole bytes as they
+/// are, and in a partial last byte only the codes it holds, its unused high bits cleared, as
+/// store_code leaves them. The vector kernels quantize a short tail into a padded buffer and copy
+/// it out with this.
+template <class F>
+LOWBIT_ALWAYS_INLINE void copy_codes(std::uint8_t* out, const std::uint8_t* codes, index_t n) noexcept {
+  const index_t full = n / F::per_byte, rem = n % F::per_byte;
+  for (index_t b = 0; b < full; ++b) out[b] = codes[b];
+  if (rem != 0) out[full] = static_cast<std::uint8_t>(codes[full] & ((1u << (rem * F::bits)) - 1u));
+}
+
 /// Writes `code` (already in [qmin, qmax]) as element `i` of a packed run.
 template <class F>
 LOWBIT_ALWAYS_INLINE void store_code(std::uint8_t* out, index_t i, std::int32_t code) noexcept {

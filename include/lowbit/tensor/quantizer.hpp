@@ -42,8 +42,8 @@ class quantizer {
                 "quantizer<Format, Scheme, Granularity, Rounding>: Format must be a lowbit format: "
                 "int8, uint8, int8_narrow, int4, uint4, int2, uint2 or an integer_format");
   static_assert(is_scheme_v<Scheme>,
-                "quantizer<Format, Scheme, Granularity, Rounding>: Scheme must be lowbit::symmetric "
-                "or lowbit::affine (the order is format, scheme, granularity, rounding)");
+                "quantizer<Format, Scheme, Granularity, Rounding>: Scheme must be lowbit::symmetric, "
+                "lowbit::symmetric_absmax or lowbit::affine (the order is format, scheme, granularity, rounding)");
   static_assert(is_granularity_v<Granularity>,
                 "quantizer<Format, Scheme, Granularity, Rounding>: Granularity must be "
                 "lowbit::per_tensor, lowbit::per_channel or lowbit::per_group");

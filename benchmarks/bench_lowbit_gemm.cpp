@@ -1,0 +1,244 @@
+// Sub-byte weight GEMM throughput: int4 and int2 weights (groups of 32, fp16 scales) beside lowbit's
+// int8 GEMM, oneDNN's int8 matmul and OpenBLAS sgemm on LLaMA-7B shapes, in one process.
+//
+// Counters: GOPS = 2 M N K / time, with the single-core peak of the active path's dot-product
+// instruction beside it (peak_GOPS); for M = 1 also GB/s of weight bytes read (the packed blocks:
+// codes, scales, offsets) and the same for a plain streaming read of as many bytes (read/...), with
+// the weights hot (one copy) and cold (copies rotated so that each product streams from DRAM).
+// At the end a table gives, per shape, each implementation's GOPS and int4's ratios.
+//
+//   bench_lowbit_gemm                                 all shapes
+//   bench_lowbit_gemm --benchmark_filter='M=1/'       the GEMVs
+#include <benchmark/benchmark.h>
+
+#include <Eigen/Core>
+#include <algorithm>
+#include <cstdint>
+#include <cstdio>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "bench_support.hpp"
+#include "lowbit/lowbit.hpp"
+
+#if LOWBIT_BENCH_ONEDNN
+#include <dnnl.hpp>
+#endif
+#if LOWBIT_PEER_OPENBLAS
+#include <cblas.h>
+#endif
+#if LOWBIT_BENCH_OPENMP
+#include <omp.h>
+#endif
+
+namespace {
+
+using lowbit::index_t;
+
+struct shape {
+  index_t m, n, k;
+};
+
+std::string shape_name(const shape& s) {
+  return "llama7b/M=" + std::to_string(s.m) + "/N=" + std::to_string(s.n) + "/K=" + std::to_string(s.k);
+}
+
+void set_gops(benchmark::State& state, const shape& s, int threads) {
+  const double ops = 2.0 * static_cast<double>(s.m) * static_cast<double>(s.n) * static_cast<double>(s.k);
+  state.counters["GOPS"] = benchmark::Counter(ops * static_cast<double>(state.iterations()) / 1e9, benchmark::Counter::kIsRate);
+  if (bench::peak().gops > 0) state.counters["peak_GOPS"] = bench::peak().gops * threads;
+}
+
+void set_bytes(benchmark::State& state, double bytes) {
+  state.counters["GB/s"] = benchmark::Counter(bytes * static_cast<double>(state.iterations()) / 1e9, benchmark::Counter::kIsRate);
+}
+
+/// Copies rotated per iteration: 1 (hot) or enough to exceed 256 MiB (cold).
+index_t copies_for(index_t bytes, bool cold) { return cold ? std::max<index_t>(2, (index_t{256} << 20) / bytes + 1) : 1; }
+
+/// Weights [N, K] of format F quantized from random floats (a different matrix per seed, so that
+/// copies hold different bytes), symmetric, groups of 32.
+template <class F>
+lowbit::packed_lowbit_weights<F> weights(const shape& s, unsigned seed) {
+  std::srand(seed);
+  const lowbit::row_matrix w = lowbit::row_matrix::Random(s.n, s.k) * 0.05f;
+  return lowbit::pack_lowbit(w, lowbit::quantizer<F, lowbit::symmetric, lowbit::per_group>(lowbit::per_group(1, 32)),
+                             lowbit::bias_values{}, lowbit::context{}.with_threads(2));
+}
+
+// int8 activations (per row) x packed F weights -> float.
+template <class F>
+void bm_lowbit(benchmark::State& state, shape s, int threads, bool cold) {
+  std::vector<lowbit::packed_lowbit_weights<F>> w;
+  w.push_back(weights<F>(s, 1));
+  const index_t copies = copies_for(w[0].bytes(), cold);
+  for (index_t i = 1; i < copies; ++i) w.push_back(weights<F>(s, static_cast<unsigned>(1 + i)));
+  const auto a = bench::random_vector<std::int8_t>(static_cast<std::size_t>(s.m * s.k), -127, 127, 3);
+  const lowbit::activations<lowbit::int8> act(a.data(), s.m, s.k, s.k, {0.02f, 0});
+  std::vector<float> c(static_cast<std::size_t>(s.m * s.n));
+  const lowbit::context ctx = lowbit::context{}.with_threads(threads);
+  for (const auto& p : w) lowbit::lowbit_gemm(act, p, lowbit::output_float{}, c.data(), s.n, ctx);  // warm-up
+  index_t next = 0;
+  for (auto _ : state) {
+    lowbit::lowbit_gemm(act, w[static_cast<std::size_t>(next)], lowbit::output_float{}, c.data(), s.n, ctx);
+    benchmark::DoNotOptimize(c.data());
+    next = (next + 1) % copies;
+  }
+  set_gops(state, s, threads);
+  if (s.m == 1) set_bytes(state, static_cast<double>(w[0].bytes()));
+  state.SetLabel(lowbit::active_path_name() + ", " + std::to_string(w[0].bits_per_weight()).substr(0, 4) + " bits/weight");
+}
+
+// A streaming read of as many bytes as int4 weights with groups of 32 take (4.5 bits per weight).
+void bm_read(benchmark::State& state, shape s, bool cold) {
+  const auto bytes = static_cast<std::size_t>(s.n * s.k * 9 / 16);
+  const index_t copies = copies_for(static_cast<index_t>(bytes), cold);
+  std::vector<std::vector<std::uint8_t>> buffers;
+  for (index_t i = 0; i < copies; ++i) buffers.push_back(bench::random_vector<std::uint8_t>(bytes, 0, 255, static_cast<unsigned>(10 + i)));
+  for (const auto& b : buffers) benchmark::DoNotOptimize(bench::read_bytes(b.data(), bytes));
+  index_t next = 0;
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(bench::read_bytes(buffers[static_cast<std::size_t>(next)].data(), bytes));
+    next = (next + 1) % copies;
+  }
+  set_bytes(state, static_cast<double>(bytes));
+}
+
+// lowbit's int8 GEMM (uint8 activations x int8 weights, per-channel scales).
+void bm_int8(benchmark::State& state, shape s, int threads) {
+  const auto a = bench::random_vector<std::uint8_t>(static_cast<std::size_t>(s.m * s.k), 0, 255, 1);
+  const auto w = bench::random_vector<std::int8_t>(static_cast<std::size_t>(s.n * s.k), -127, 127, 2);
+  const lowbit::packed_weights pw =
+      lowbit::packed_weights::pack(w.data(), s.n, s.k, s.k, std::vector<float>(static_cast<std::size_t>(s.n), 0.01f));
+  std::vector<float> c(static_cast<std::size_t>(s.m * s.n));
+  const lowbit::context ctx = lowbit::context{}.with_threads(threads);
+  const lowbit::activations<lowbit::uint8> act(a.data(), s.m, s.k, s.k, {0.02f, 0});
+  for (auto _ : state) {
+    lowbit::gemm(act, pw, lowbit::output_float{}, c.data(), s.n, ctx);
+    benchmark::DoNotOptimize(c.data());
+  }
+  set_gops(state, s, threads);
+}
+
+#if LOWBIT_PEER_OPENBLAS
+void bm_openblas(benchmark::State& state, shape s, int threads) {
+  openblas_set_num_threads(threads);
+  std::vector<float> a(static_cast<std::size_t>(s.m * s.k), 0.5f), w(static_cast<std::size_t>(s.n * s.k), 0.25f),
+      c(static_cast<std::size_t>(s.m * s.n));
+  for (auto _ : state) {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(s.m), static_cast<int>(s.n), static_cast<int>(s.k),
+                1.0f, a.data(), static_cast<int>(s.k), w.data(), static_cast<int>(s.k), 0.0f, c.data(), static_cast<int>(s.n));
+    benchmark::DoNotOptimize(c.data());
+  }
+  set_gops(state, s, threads);
+}
+#endif
+
+#if LOWBIT_BENCH_ONEDNN
+void bm_onednn(benchmark::State& state, shape s, int threads) {
+#if LOWBIT_BENCH_OPENMP
+  omp_set_num_threads(threads);
+#endif
+  using namespace dnnl;
+  using dt = memory::data_type;
+  using tag = memory::format_tag;
+  engine eng(engine::kind::cpu, 0);
+  stream strm(eng);
+  const memory::dims src_dims = {s.m, s.k}, wei_dims = {s.k, s.n}, dst_dims = {s.m, s.n};
+  auto a = bench::random_vector<std::uint8_t>(static_cast<std::size_t>(s.m * s.k), 0, 255, 1);
+  auto w = bench::random_vector<std::int8_t>(static_cast<std::size_t>(s.n * s.k), -127, 127, 2);
+  std::vector<float> c(static_cast<std::size_t>(s.m * s.n));
+  primitive_attr attr;
+  attr.set_output_scales(1 << 1, std::vector<float>(static_cast<std::size_t>(s.n), 0.0002f));
+  const matmul::primitive_desc pd(matmul::desc(memory::desc(src_dims, dt::u8, tag::ab), memory::desc(wei_dims, dt::s8, tag::any),
+                                               memory::desc(dst_dims, dt::f32, tag::ab)),
+                                  attr, eng);
+  memory wei_user(memory::desc(wei_dims, dt::s8, tag::ba), eng, w.data());
+  memory wei(pd.weights_desc(), eng);
+  reorder(wei_user, wei).execute(strm, wei_user, wei);
+  memory src(pd.src_desc(), eng, a.data()), dst(pd.dst_desc(), eng, c.data());
+  const matmul prim(pd);
+  for (auto _ : state) {
+    prim.execute(strm, {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, wei}, {DNNL_ARG_DST, dst}});
+    strm.wait();
+    benchmark::DoNotOptimize(c.data());
+  }
+  set_gops(state, s, threads);
+}
+#endif
+
+// Per shape: GOPS of each implementation (median when repeated) and int4's ratios.
+class table_reporter : public benchmark::ConsoleReporter {
+ public:
+  void ReportRuns(const std::vector<Run>& runs) override {
+    for (const Run& r : runs) {
+      if (r.error_occurred || (r.run_type == Run::RT_Aggregate && r.aggregate_name != "median")) continue;
+      const std::string name = r.run_name.function_name;  // impl/threads/shape
+      const auto slash = name.find('/');
+      for (const char* counter : {"GOPS", "GB/s"}) {
+        auto it = r.counters.find(counter);
+        if (it != r.counters.end()) values_[name.substr(slash + 1)][name.substr(0, slash) + " " + counter] = it->second.value;
+      }
+    }
+    ConsoleReporter::ReportRuns(runs);
+  }
+  void Finalize() override {
+    ConsoleReporter::Finalize();
+    std::printf("\npath %s; single-core peak of %s: %.1f GOPS. GOPS per implementation; int4/x = int4's speed-up over x\n",
+                lowbit::active_path_name().c_str(), bench::peak().instruction, bench::peak().gops);
+    std::printf("%-36s %7s %7s %7s %7s %8s %9s %9s %9s\n", "threads/shape", "int4", "int2", "int8", "oneDNN", "OpenBLAS",
+                "int4/int8", "int4/dnn", "int2/int4");
+    for (const auto& [key, v] : values_) {
+      const auto get = [&](const std::string& k) {
+        auto f = v.find(k);
+        return f == v.end() ? 0.0 : f->second;
+      };
+      const double i4 = get("int4 GOPS"), i2 = get("int2 GOPS"), i8 = get("int8 GOPS"), dnn = get("onednn GOPS"),
+                   blas = get("openblas GOPS");
+      if (i4 == 0) continue;
+      const auto ratio = [](double a, double b) { return b > 0 && a > 0 ? a / b : 0.0; };
+      std::printf("%-36s %7.1f %7.1f %7.1f %7.1f %8.1f %9.2f %9.2f %9.2f\n", key.c_str(), i4, i2, i8, dnn, blas, ratio(i4, i8),
+                  ratio(i4, dnn), ratio(i2, i4));
+    }
+  }
+
+ private:
+  std::map<std::string, std::map<std::string, double>> values_;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  bench::peak() = bench::measure_peak(lowbit::active_path());
+  std::printf("lowbit path %s; single-core peak of %s: %.1f GOPS\n", lowbit::active_path_name().c_str(),
+              bench::peak().instruction, bench::peak().gops);
+  for (index_t m : {1, 8, 32, 128}) {
+    for (const auto& [n, k] : {std::pair<index_t, index_t>{4096, 4096}, {11008, 4096}, {4096, 11008}}) {
+      const shape s{m, n, k};
+      for (int t : {1, 2}) {
+        const std::string suffix = "/" + std::to_string(t) + "t/" + shape_name(s);
+        benchmark::RegisterBenchmark(("int4" + suffix).c_str(), bm_lowbit<lowbit::int4>, s, t, false)->UseRealTime();
+        benchmark::RegisterBenchmark(("int2" + suffix).c_str(), bm_lowbit<lowbit::int2>, s, t, false)->UseRealTime();
+        benchmark::RegisterBenchmark(("int8" + suffix).c_str(), bm_int8, s, t)->UseRealTime();
+#if LOWBIT_BENCH_ONEDNN
+        benchmark::RegisterBenchmark(("onednn" + suffix).c_str(), bm_onednn, s, t)->UseRealTime();
+#endif
+#if LOWBIT_PEER_OPENBLAS
+        benchmark::RegisterBenchmark(("openblas" + suffix).c_str(), bm_openblas, s, t)->UseRealTime();
+#endif
+      }
+      if (m == 1) {
+        const std::string suffix = "/1t/" + shape_name(s);
+        benchmark::RegisterBenchmark(("int4-dram" + suffix).c_str(), bm_lowbit<lowbit::int4>, s, 1, true)->UseRealTime();
+        benchmark::RegisterBenchmark(("int2-dram" + suffix).c_str(), bm_lowbit<lowbit::int2>, s, 1, true)->UseRealTime();
+        benchmark::RegisterBenchmark(("read-hot" + suffix).c_str(), bm_read, s, false)->UseRealTime();
+        benchmark::RegisterBenchmark(("read-dram" + suffix).c_str(), bm_read, s, true)->UseRealTime();
+      }
+    }
+  }
+  table_reporter reporter;
+  benchmark::RunSpecifiedBenchmarks(&reporter);
+  benchmark::Shutdown();
+}
