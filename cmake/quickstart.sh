@@ -15,7 +15,7 @@ cd "$(dirname "$0")/.."
 
 common="g++ cmake ninja-build libeigen3-dev libxsimd-dev zlib1g-dev dataset-fashion-mnist"
 case "$mode" in
-  demo) packages="$common" ;;
+  demo) packages="$common libopenblas-dev" ;;  # OpenBLAS: the demo's fp32 baseline
   test) packages="$common libgtest-dev libbenchmark-dev libsimde-dev" ;;
   install) packages="g++ cmake ninja-build libeigen3-dev libxsimd-dev" ;;
   *) echo "usage: bash cmake/quickstart.sh demo|test|install" >&2; exit 2 ;;

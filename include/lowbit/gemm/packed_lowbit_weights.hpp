@@ -7,7 +7,8 @@
 //
 // The weights are a Linear layer's [N, K] = [out, in] matrix of codes of format F (int8, uint8,
 // int4, uint4, int2, uint2 or a custom integer_format of those widths) with groups of G
-// consecutive k: per_group(1, G) with G dividing K and a multiple of 4, or per_channel(0) /
+// consecutive k: per_group(1, G) with G a multiple of 4 (the last group shorter when G does not
+// divide K, as the quantizer makes it), or per_channel(0) /
 // per_tensor (one group of K, padded to a multiple of 4). G is at most lowbit_max_group (65536),
 // the depth whose int32 sums are exact. Per (output channel, group) they keep
 //   a scale, stored as fp16 (llama.cpp's choice: 16 bits per group, 0.5 bit per weight at G = 32);
@@ -71,7 +72,8 @@ class packed_lowbit_weights {
 
   packed_lowbit_weights() = default;
 
-  /// Packs a quantized tensor [N, K]: per_group along axis 1 (G divides K, G % 4 == 0),
+  /// Packs a quantized tensor [N, K]: per_group along axis 1 (G % 4 == 0; a last group shorter
+  /// than G when G does not divide K),
   /// per_channel(0) or per_tensor; symmetric or affine. Scales are rounded to fp16.
   explicit packed_lowbit_weights(const quantized_tensor<F>& t, bias_values bias = {}, const context& ctx = {}) {
     if (t.rank() != 2) detail::fail("packed_lowbit_weights: weights must be a matrix [N, K], got rank ", t.rank());
@@ -239,11 +241,10 @@ class packed_lowbit_weights {
     } else {
       if (group < 4 || group % 4 != 0)
         detail::fail("packed_lowbit_weights: group size ", group, " is not a positive multiple of 4");
-      if (k % group != 0)
-        detail::fail("packed_lowbit_weights: group size ", group, " does not divide K = ", k,
-                     "; pick a group size that divides K, or quantize per channel");
+      // A last group shorter than G (G not dividing K) is padded: its padding meets activations
+      // that are zero, so it adds nothing to the sums.
       group_ = group;
-      groups_ = k / group;
+      groups_ = detail::ceil_div(k, group);
     }
     if (group_ > lowbit_max_group)
       detail::fail("packed_lowbit_weights: a group of ", group_, " exceeds ", lowbit_max_group,
@@ -284,7 +285,7 @@ class packed_lowbit_weights {
         std::uint8_t* b = data_.data() + (p * groups_ + g) * block_bytes_;
         for (index_t j = 0; j < cols; ++j) {
           const T* src = codes + (p * kernels::lowbit_nr + j) * ld + g * group_;
-          const index_t depth = std::min(group_, k_ - g * group_);  // the one group of K may be padded
+          const index_t depth = std::min(group_, k_ - g * group_);  // the last group may be padded
           int shift = 0;
           const index_t base = kernels::lowbit_code_byte(bits, j, 0, shift);
           for (index_t q = 0; q < quads; ++q) {

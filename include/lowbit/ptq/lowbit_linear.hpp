@@ -19,8 +19,9 @@
 //                                            token"); quantizer<int8, symmetric> for one scale per
 //                                            batch; int8_narrow for codes in [-127, 127]
 //
-// Weight granularity: per_group(1, G) (G divides in_features and is a multiple of 4; 32, 64 and
-// 128 are the usual choices), per_channel(0) (one group of K per output channel) or per_tensor.
+// Weight granularity: per_group(1, G) (G a multiple of 4; 32, 64 and 128 are the usual choices;
+// when G does not divide in_features the last group is shorter), per_channel(0) (one group of K
+// per output channel) or per_tensor.
 // Any calibrator or weight search chooses the ranges (the three-argument constructor); scales are
 // rounded to fp16 before the codes are chosen, so the codes are the nearest for the scales kept.
 //
