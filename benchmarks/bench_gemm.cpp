@@ -27,15 +27,6 @@
 #include "lowbit/ptq/dynamic_linear.hpp"
 #include "bench_support.hpp"
 
-#if LOWBIT_BENCH_ONEDNN
-#include <dnnl.hpp>
-#endif
-#if LOWBIT_PEER_OPENBLAS
-#include <cblas.h>
-#endif
-#if LOWBIT_BENCH_OPENMP
-#include <omp.h>
-#endif
 
 namespace {
 
@@ -219,53 +210,15 @@ void bm_eigen(benchmark::State& state, shape s, int threads) {
 
 #if LOWBIT_PEER_OPENBLAS
 void bm_openblas(benchmark::State& state, shape s, int threads) {
-  openblas_set_num_threads(threads);
-  std::vector<float> a(static_cast<std::size_t>(s.m * s.k), 0.5f), w(static_cast<std::size_t>(s.n * s.k), 0.25f),
-      c(static_cast<std::size_t>(s.m * s.n));
-  for (auto _ : state) {
-    // C[M, N] = A[M, K] x W[N, K]^T, row-major.
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(s.m), static_cast<int>(s.n),
-                static_cast<int>(s.k), 1.0f, a.data(), static_cast<int>(s.k), w.data(),
-                static_cast<int>(s.k), 0.0f, c.data(), static_cast<int>(s.n));
-    benchmark::DoNotOptimize(c.data());
-  }
+  bench::openblas_loop(state, s.m, s.n, s.k, threads);
   set_counters(state, s, threads);
 }
 #endif
 
 #if LOWBIT_BENCH_ONEDNN
 void bm_onednn(benchmark::State& state, shape s, int threads) {
-#if LOWBIT_BENCH_OPENMP
-  omp_set_num_threads(threads);
-#endif
-  using namespace dnnl;
-  using dt = memory::data_type;
-  using tag = memory::format_tag;
-  engine eng(engine::kind::cpu, 0);
-  stream strm(eng);
-  const memory::dims src_dims = {s.m, s.k}, wei_dims = {s.k, s.n}, dst_dims = {s.m, s.n};
-  auto a = random_vector<std::uint8_t>(static_cast<std::size_t>(s.m * s.k), 0, 255, 1);
-  auto w = random_vector<std::int8_t>(static_cast<std::size_t>(s.n * s.k), -127, 127, 2);
-  std::vector<float> c(static_cast<std::size_t>(s.m * s.n));
-  const memory::desc src_md(src_dims, dt::u8, tag::ab);
-  const memory::desc wei_any(wei_dims, dt::s8, tag::any);
-  const memory::desc dst_md(dst_dims, dt::f32, tag::ab);
-  primitive_attr attr;
-  attr.set_output_scales(1 << 1, std::vector<float>(static_cast<std::size_t>(s.n), 0.0002f));
-  const matmul::primitive_desc pd(matmul::desc(src_md, wei_any, dst_md), attr, eng);
-  // The user's weights are [N, K] row-major, i.e. the {K, N} matrix in "ba" order; reorder once.
-  memory wei_user(memory::desc(wei_dims, dt::s8, tag::ba), eng, w.data());
-  memory wei(pd.weights_desc(), eng);
-  reorder(wei_user, wei).execute(strm, wei_user, wei);
-  memory src(src_md, eng, a.data()), dst(dst_md, eng, c.data());
-  const matmul prim(pd);
-  for (auto _ : state) {
-    prim.execute(strm, {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, wei}, {DNNL_ARG_DST, dst}});
-    strm.wait();
-    benchmark::DoNotOptimize(c.data());
-  }
+  state.SetLabel(bench::onednn_loop(state, s.m, s.n, s.k, threads));
   set_counters(state, s, threads);
-  state.SetLabel(pd.impl_info_str());
 }
 #endif
 

@@ -22,15 +22,6 @@
 #include "bench_support.hpp"
 #include "lowbit/lowbit.hpp"
 
-#if LOWBIT_BENCH_ONEDNN
-#include <dnnl.hpp>
-#endif
-#if LOWBIT_PEER_OPENBLAS
-#include <cblas.h>
-#endif
-#if LOWBIT_BENCH_OPENMP
-#include <omp.h>
-#endif
 
 namespace {
 
@@ -123,47 +114,14 @@ void bm_int8(benchmark::State& state, shape s, int threads) {
 
 #if LOWBIT_PEER_OPENBLAS
 void bm_openblas(benchmark::State& state, shape s, int threads) {
-  openblas_set_num_threads(threads);
-  std::vector<float> a(static_cast<std::size_t>(s.m * s.k), 0.5f), w(static_cast<std::size_t>(s.n * s.k), 0.25f),
-      c(static_cast<std::size_t>(s.m * s.n));
-  for (auto _ : state) {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(s.m), static_cast<int>(s.n), static_cast<int>(s.k),
-                1.0f, a.data(), static_cast<int>(s.k), w.data(), static_cast<int>(s.k), 0.0f, c.data(), static_cast<int>(s.n));
-    benchmark::DoNotOptimize(c.data());
-  }
+  bench::openblas_loop(state, s.m, s.n, s.k, threads);
   set_gops(state, s, threads);
 }
 #endif
 
 #if LOWBIT_BENCH_ONEDNN
 void bm_onednn(benchmark::State& state, shape s, int threads) {
-#if LOWBIT_BENCH_OPENMP
-  omp_set_num_threads(threads);
-#endif
-  using namespace dnnl;
-  using dt = memory::data_type;
-  using tag = memory::format_tag;
-  engine eng(engine::kind::cpu, 0);
-  stream strm(eng);
-  const memory::dims src_dims = {s.m, s.k}, wei_dims = {s.k, s.n}, dst_dims = {s.m, s.n};
-  auto a = bench::random_vector<std::uint8_t>(static_cast<std::size_t>(s.m * s.k), 0, 255, 1);
-  auto w = bench::random_vector<std::int8_t>(static_cast<std::size_t>(s.n * s.k), -127, 127, 2);
-  std::vector<float> c(static_cast<std::size_t>(s.m * s.n));
-  primitive_attr attr;
-  attr.set_output_scales(1 << 1, std::vector<float>(static_cast<std::size_t>(s.n), 0.0002f));
-  const matmul::primitive_desc pd(matmul::desc(memory::desc(src_dims, dt::u8, tag::ab), memory::desc(wei_dims, dt::s8, tag::any),
-                                               memory::desc(dst_dims, dt::f32, tag::ab)),
-                                  attr, eng);
-  memory wei_user(memory::desc(wei_dims, dt::s8, tag::ba), eng, w.data());
-  memory wei(pd.weights_desc(), eng);
-  reorder(wei_user, wei).execute(strm, wei_user, wei);
-  memory src(pd.src_desc(), eng, a.data()), dst(pd.dst_desc(), eng, c.data());
-  const matmul prim(pd);
-  for (auto _ : state) {
-    prim.execute(strm, {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, wei}, {DNNL_ARG_DST, dst}});
-    strm.wait();
-    benchmark::DoNotOptimize(c.data());
-  }
+  state.SetLabel(bench::onednn_loop(state, s.m, s.n, s.k, threads));
   set_gops(state, s, threads);
 }
 #endif

@@ -13,6 +13,17 @@
 
 #include "lowbit/lowbit.hpp"
 
+#if LOWBIT_BENCH_ONEDNN
+#include <dnnl.hpp>
+#endif
+#if LOWBIT_PEER_OPENBLAS
+#include <cblas.h>
+#endif
+#if LOWBIT_BENCH_OPENMP
+#include <omp.h>
+#endif
+#include <string>
+
 namespace bench {
 namespace {  // one translation unit per benchmark binary includes this
 
@@ -178,6 +189,60 @@ std::uint64_t read_bytes(const std::uint8_t* p, std::size_t n) {
   for (std::size_t i = 0; i < n; ++i) sum += p[i];
   return sum;
 }
+
+
+// The peers' products, timed by the benchmark's loop (the caller sets the counters).
+#if LOWBIT_PEER_OPENBLAS
+/// C [M, N] = A [M, K] x W [N, K]^T in fp32 with OpenBLAS's sgemm, row-major.
+void openblas_loop(benchmark::State& state, lowbit::index_t m, lowbit::index_t n, lowbit::index_t k, int threads) {
+  openblas_set_num_threads(threads);
+  std::vector<float> a(static_cast<std::size_t>(m * k), 0.5f), w(static_cast<std::size_t>(n * k), 0.25f),
+      c(static_cast<std::size_t>(m * n));
+  for (auto _ : state) {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(m), static_cast<int>(n), static_cast<int>(k), 1.0f,
+                a.data(), static_cast<int>(k), w.data(), static_cast<int>(k), 0.0f, c.data(), static_cast<int>(n));
+    benchmark::DoNotOptimize(c.data());
+  }
+}
+#endif
+
+#if LOWBIT_BENCH_ONEDNN
+/// oneDNN's matmul, u8 x s8 -> f32 with per-channel output scales, the weights reordered once into
+/// its preferred layout. Returns oneDNN's name for the implementation it picked.
+std::string onednn_loop(benchmark::State& state, lowbit::index_t m, lowbit::index_t n, lowbit::index_t k, int threads) {
+#if LOWBIT_BENCH_OPENMP
+  omp_set_num_threads(threads);
+#else
+  (void)threads;
+#endif
+  using namespace dnnl;
+  using dt = memory::data_type;
+  using tag = memory::format_tag;
+  engine eng(engine::kind::cpu, 0);
+  stream strm(eng);
+  const memory::dims src_dims = {m, k}, wei_dims = {k, n}, dst_dims = {m, n};
+  auto a = random_vector<std::uint8_t>(static_cast<std::size_t>(m * k), 0, 255, 1);
+  auto w = random_vector<std::int8_t>(static_cast<std::size_t>(n * k), -127, 127, 2);
+  std::vector<float> c(static_cast<std::size_t>(m * n));
+  primitive_attr attr;
+  attr.set_output_scales(1 << 1, std::vector<float>(static_cast<std::size_t>(n), 0.0002f));
+  const matmul::primitive_desc pd(matmul::desc(memory::desc(src_dims, dt::u8, tag::ab), memory::desc(wei_dims, dt::s8, tag::any),
+                                               memory::desc(dst_dims, dt::f32, tag::ab)),
+                                  attr, eng);
+  // The user's weights are [N, K] row-major, i.e. the {K, N} matrix in "ba" order; reorder once.
+  memory wei_user(memory::desc(wei_dims, dt::s8, tag::ba), eng, w.data());
+  memory wei(pd.weights_desc(), eng);
+  reorder(wei_user, wei).execute(strm, wei_user, wei);
+  memory src(pd.src_desc(), eng, a.data()), dst(pd.dst_desc(), eng, c.data());
+  const matmul prim(pd);
+  for (auto _ : state) {
+    prim.execute(strm, {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, wei}, {DNNL_ARG_DST, dst}});
+    strm.wait();
+    benchmark::DoNotOptimize(c.data());
+  }
+  return pd.impl_info_str();
+}
+#endif
 
 }  // namespace
 }  // namespace bench

@@ -89,9 +89,10 @@ double bias_bytes(const demo::mlp& m) {
 
 // --- weight-only quantization (int4 / int2): packed sub-byte weights, int8 activations per row ---
 
-template <class F>
-result lowbit_row(const char* name, const std::vector<lowbit::lowbit_linear<F>>& layers, double bytes,
-                  const demo::dataset& d, const lowbit::context& ctx) {
+/// A model of Linear layers (dynamic_linear or lowbit_linear: float in, float out).
+template <class Layer>
+result layers_row(const char* name, const std::vector<Layer>& layers, double bytes, const demo::dataset& d,
+                  const lowbit::context& ctx) {
   const auto f = [&](const row_matrix& x, row_matrix& out) {
     row_matrix h = x;
     for (std::size_t l = 0; l < layers.size(); ++l) {
@@ -113,7 +114,7 @@ result rtn_row(const char* name, const demo::mlp& m, const Q& q, const demo::dat
     layers.emplace_back(m.w[l], q, m.b[l]);
     bytes += static_cast<double>(layers.back().weights().payload_bytes());
   }
-  return lowbit_row(name, layers, bytes, d, ctx);
+  return layers_row(name, layers, bytes, d, ctx);
 }
 
 // --- quantization-aware training: LSQ on the weights, per output channel (demo/qat.hpp) -----------
@@ -240,15 +241,7 @@ result dynamic_row(const char* name, const demo::mlp& m, const demo::dataset& d,
     layers.emplace_back(m.w[l], m.b[l]);
     bytes += static_cast<double>(layers.back().weights().payload_bytes());
   }
-  const auto f = [&](const row_matrix& x, row_matrix& out) {
-    row_matrix h = x;
-    for (std::size_t l = 0; l < layers.size(); ++l) {
-      // ReLU fused into every layer but the last.
-      out = layers[l].forward(h, l + 1 < layers.size() ? lowbit::output_float{}.relu() : lowbit::output_float{}, ctx);
-      if (l + 1 < layers.size()) h.swap(out);
-    }
-  };
-  return {name, accuracy_of(d.test_x, d.test_y, f), bytes, time_test_set(d.test_x, f)};
+  return layers_row(name, layers, bytes, d, ctx);
 }
 
 result float_row(const char* name, const demo::mlp& m, const std::vector<row_matrix>& weights, double bytes,
@@ -337,9 +330,9 @@ int main(int argc, char** argv) {
     rows.push_back(rtn_row("int2 weights RTN, per-group 32", fp32, quantizer<int2, affine, per_group>(per_group(1, 32)), d, one));
     double bytes = 0;
     const auto q4 = qat<int4>(fp32, d, cache, bytes);
-    rows.push_back(lowbit_row("int4 weights QAT (LSQ), per-channel", q4, bytes, d, one));
+    rows.push_back(layers_row("int4 weights QAT (LSQ), per-channel", q4, bytes, d, one));
     const auto q2 = qat<int2>(fp32, d, cache, bytes);
-    rows.push_back(lowbit_row("int2 weights QAT (LSQ), per-channel", q2, bytes, d, one));
+    rows.push_back(layers_row("int2 weights QAT (LSQ), per-channel", q2, bytes, d, one));
   }
 
   const result& base = rows.front();
