@@ -126,3 +126,22 @@ static inline simde__m512i _mm512_srai_epi32(simde__m512i a, unsigned int count)
   for (int i = 0; i < 16; ++i) r_.i32[i] = a_.i32[i] >> c;
   return simde__m512i_from_private(r_);
 }
+
+// vmaskmovps / vpmaskmovd loads: lanes whose mask sign bit is clear are not read (they load as
+// zero), so a masked load at the end of a buffer is in bounds. SIMDe 0.7.4 loads all eight lanes
+// and then clears them, which reads past the buffer (AddressSanitizer reports it).
+static inline simde__m256 lowbit_simde_maskload_ps(const float* p, simde__m256i mask) {
+  simde__m256i_private m_ = simde__m256i_to_private(mask);
+  simde__m256_private r_;
+  for (int i = 0; i < 8; ++i) r_.f32[i] = m_.i32[i] < 0 ? p[i] : 0.0f;
+  return simde__m256_from_private(r_);
+}
+static inline simde__m256i lowbit_simde_maskload_epi32(const int32_t* p, simde__m256i mask) {
+  simde__m256i_private m_ = simde__m256i_to_private(mask), r_;
+  for (int i = 0; i < 8; ++i) r_.i32[i] = m_.i32[i] < 0 ? p[i] : 0;
+  return simde__m256i_from_private(r_);
+}
+#undef _mm256_maskload_ps
+#define _mm256_maskload_ps(p, m) lowbit_simde_maskload_ps(reinterpret_cast<const float*>(p), m)
+#undef _mm256_maskload_epi32
+#define _mm256_maskload_epi32(p, m) lowbit_simde_maskload_epi32(reinterpret_cast<const int32_t*>(p), m)
