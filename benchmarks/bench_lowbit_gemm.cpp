@@ -48,14 +48,20 @@ void set_bytes(benchmark::State& state, double bytes) {
 /// Copies rotated per iteration: 1 (hot) or enough to exceed 256 MiB (cold).
 index_t copies_for(index_t bytes, bool cold) { return cold ? std::max<index_t>(2, (index_t{256} << 20) / bytes + 1) : 1; }
 
-/// Weights [N, K] of format F quantized from random floats (a different matrix per seed, so that
-/// copies hold different bytes), symmetric, groups of 32.
+/// Weights [N, K] of format F with random codes and fp16 scales (a different seed per copy, so
+/// that copies hold different bytes), symmetric, groups of 32. Assembled from codes: quantizing
+/// 256 MiB of random floats for the DRAM copies would take minutes.
 template <class F>
 lowbit::packed_lowbit_weights<F> weights(const shape& s, unsigned seed) {
-  std::srand(seed);
-  const lowbit::row_matrix w = lowbit::row_matrix::Random(s.n, s.k) * 0.05f;
-  return lowbit::pack_lowbit(w, lowbit::quantizer<F, lowbit::symmetric, lowbit::per_group>(lowbit::per_group(1, 32)),
-                             lowbit::bias_values{}, lowbit::context{}.with_threads(2));
+  std::vector<typename F::code_type> codes(static_cast<std::size_t>(s.n * s.k));
+  std::uint64_t x = 0x9E3779B97F4A7C15ull * (seed + 1);
+  for (auto& c : codes) {
+    x ^= x << 13, x ^= x >> 7, x ^= x << 17;  // xorshift64
+    c = static_cast<typename F::code_type>(F::qmin + static_cast<int>((x >> 32) % (F::qmax - F::qmin + 1)));
+  }
+  const std::vector<lowbit::half_bits> scales(static_cast<std::size_t>(s.n * (s.k / 32)), lowbit::float_to_half(0.01f));
+  return lowbit::packed_lowbit_weights<F>::assemble(s.n, s.k, 32, lowbit::offset_kind::symmetric, codes.data(), s.k, scales,
+                                                    {}, {}, {}, lowbit::context{}.with_threads(2));
 }
 
 // int8 activations (per row) x packed F weights -> float.
