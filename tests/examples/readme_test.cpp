@@ -2,6 +2,7 @@
 // README stays true: it must compile against the current API and run.
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <vector>
 
 #include "lowbit/lowbit.hpp"
@@ -54,6 +55,33 @@ TEST(readme, using_it_snippet_compiles_and_runs) {
   EXPECT_EQ(y.cols(), 32);
   EXPECT_EQ(h.shape()[1], 32);
   EXPECT_EQ(t3.data(), t.data());
+}
+
+TEST(readme, sub_byte_snippet_compiles_and_runs) {
+  lowbit_test::rng g(8);
+  const lowbit::index_t N = 48, K = 64;
+  const Eigen::MatrixXf W = g.normal_matrix(N, K, 0.1f);
+  const Eigen::VectorXf b = Eigen::VectorXf::Zero(N);
+  const Eigen::MatrixXf x = g.normal_matrix(3, K);
+
+  // --- from README.md ---
+  using namespace lowbit;
+  // Weights quantized per group of 32 inputs (any calibrator or weight search), packed for the kernels.
+  lowbit_linear fc(W, quantizer<int4, symmetric, per_group>(per_group(1, 32)), b);   // or int2, uint4, uint2, int8
+  row_matrix y = fc.forward(x, output_float{}.relu());  // x quantized per row to int8 on the fly
+  layer_footprint f = fc.footprint();                    // bytes held against the fp32 layer (4.5 bits/weight here)
+
+  // llama.cpp's Q4_0 / Q4_1 / Q8_0 blocks: ggml's rounding, and exact conversions both ways.
+  std::vector<ggml::block_q4_0> blocks = ggml::quantize_q4_0(W);
+  packed_lowbit_weights<int4> w = ggml::from_q4_0(blocks.data(), N, K);   // computes on lowbit_gemm
+  std::vector<ggml::block_q4_0> same = ggml::to_q4_0(w);                  // byte for byte
+  // --- end ---
+
+  EXPECT_EQ(y.rows(), 3);
+  EXPECT_GE(y.minCoeff(), 0.0f);
+  EXPECT_EQ(f.bits_per_weight, 4.5);
+  ASSERT_EQ(same.size(), blocks.size());
+  EXPECT_EQ(std::memcmp(same.data(), blocks.data(), blocks.size() * sizeof(ggml::block_q4_0)), 0);
 }
 
 }  // namespace
