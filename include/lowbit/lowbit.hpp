@@ -5,7 +5,8 @@
 //
 //   format       the integer codes: int8, uint8, int8_narrow, int4, uint4, int2, uint2, or any
 //                integer_format<Bits, Signed, QMin, QMax> (core/format.hpp)
-//   scheme       symmetric (zero point fixed by the format) or affine (chosen from the range)
+//   scheme       symmetric (zero point fixed by the format), symmetric_absmax (the same with the
+//                block formats' scale max|x| / qmax) or affine (chosen from the range)
 //   granularity  which elements share one (scale, zero point): per_tensor, per_channel(axis),
 //                per_group(axis, size) (core/granularity.hpp)
 //   slot         one (scale, zero point) position: 1 per tensor, one per channel or group
@@ -20,7 +21,11 @@
 //   activations<F>   the GEMM's left operand: M x K 8-bit codes with per-tensor or per-row qparams
 //   packed_weights   the GEMM's right operand: int8 symmetric [N, K] laid out for a path's kernel
 //   output stage     what the GEMM makes of its int32 sums: int32, float (+ bias, clamp), requantized
-//   (the GEMM's own words, MR, NR, KR, panel, tile, are in kernels/gemm_contract.hpp)
+//   packed_lowbit_weights<F>  2/4/8-bit weights [N, K] in groups along K with fp16 scales (and a
+//                zero point or minimum per group), the sub-byte GEMM's right operand; lowbit_gemm
+//                computes int8 activations x them, lowbit_linear is its layer
+//   (the GEMMs' own words, MR, NR, KR, panel, tile, group, are in kernels/gemm_contract.hpp and
+//   kernels/lowbit_gemm_contract.hpp)
 //
 // The data path, from a float tensor to a float output:
 //
