@@ -33,7 +33,6 @@ namespace {
 using lowbit::index_t;
 using bench::peak;
 using bench::random_vector;
-using bench::read_bytes;
 using bench::measure_peak;
 using bench::peak_info;
 
@@ -74,34 +73,14 @@ void set_counters(benchmark::State& state, const shape& s, int threads) {
 // Implementations.
 
 void bm_lowbit(benchmark::State& state, shape s, int threads) {
-  const auto a = random_vector<std::uint8_t>(static_cast<std::size_t>(s.m * s.k), 0, 255, 1);
-  const auto w = random_vector<std::int8_t>(static_cast<std::size_t>(s.n * s.k), -127, 127, 2);
-  const std::vector<float> scales(static_cast<std::size_t>(s.n), 0.01f);
-  const lowbit::packed_weights pw = lowbit::packed_weights::pack(w.data(), s.n, s.k, s.k, scales);
-  std::vector<float> c(static_cast<std::size_t>(s.m * s.n));
-  const lowbit::context ctx = lowbit::context{}.with_threads(threads);
-  const lowbit::activations<lowbit::uint8> act(a.data(), s.m, s.k, s.k, {0.02f, 0});
-  for (auto _ : state) {
-    lowbit::gemm(act, pw, lowbit::output_float{}, c.data(), s.n, ctx);
-    benchmark::DoNotOptimize(c.data());
-  }
+  bench::int8_gemm_loop<lowbit::uint8>(state, s.m, s.n, s.k, threads);
   set_counters(state, s, threads);
   state.SetLabel(lowbit::active_path_name());
 }
 
 // 7-bit activations (uint7, codes 0..127): on the avx2 path the vpmaddubsw kernel.
 void bm_lowbit_u7(benchmark::State& state, shape s, int threads) {
-  const auto a = random_vector<std::uint8_t>(static_cast<std::size_t>(s.m * s.k), 0, 127, 1);
-  const auto w = random_vector<std::int8_t>(static_cast<std::size_t>(s.n * s.k), -127, 127, 2);
-  const std::vector<float> scales(static_cast<std::size_t>(s.n), 0.01f);
-  const lowbit::packed_weights pw = lowbit::packed_weights::pack(w.data(), s.n, s.k, s.k, scales);
-  std::vector<float> c(static_cast<std::size_t>(s.m * s.n));
-  const lowbit::context ctx = lowbit::context{}.with_threads(threads);
-  const lowbit::activations<lowbit::uint7> act(a.data(), s.m, s.k, s.k, {0.02f, 0});
-  for (auto _ : state) {
-    lowbit::gemm(act, pw, lowbit::output_float{}, c.data(), s.n, ctx);
-    benchmark::DoNotOptimize(c.data());
-  }
+  bench::int8_gemm_loop<lowbit::uint7>(state, s.m, s.n, s.k, threads);
   set_counters(state, s, threads);
   state.SetLabel(lowbit::active_path_name() + " uint7");
 }
@@ -111,30 +90,11 @@ void bm_lowbit_u7(benchmark::State& state, shape s, int threads) {
 // a buffer as large as the packed weights, with the weights hot (one copy, resident in L3 when it
 // fits) and cold (copies rotated so that each GEMV reads from DRAM).
 
-/// Copies of the weights rotated per iteration: 1 (hot) or enough to exceed 256 MiB (cold).
-index_t gemv_copies(const shape& s, bool cold) {
-  return cold ? std::max<index_t>(2, (index_t{256} << 20) / (s.n * s.k) + 1) : 1;
-}
+/// Copies of the weights rotated per iteration (bench::copies_for).
+index_t gemv_copies(const shape& s, bool cold) { return bench::copies_for(s.n * s.k, cold); }
 
-void set_bytes(benchmark::State& state, double bytes) {
-  state.counters["GB/s"] = benchmark::Counter(bytes * static_cast<double>(state.iterations()) / 1e9, benchmark::Counter::kIsRate);
-}
-
-// Copies hold different bytes (identical pages could be merged by the host) and are read once
-// before timing (so that the first timed pass does not pay for the host backing the pages).
 void bm_read(benchmark::State& state, shape s, bool cold) {
-  const std::size_t bytes = static_cast<std::size_t>(s.n * s.k);
-  const index_t copies = gemv_copies(s, cold);
-  std::vector<std::vector<std::uint8_t>> buffers;
-  for (index_t i = 0; i < copies; ++i)
-    buffers.push_back(random_vector<std::uint8_t>(bytes, 0, 255, static_cast<unsigned>(10 + i)));
-  for (const auto& b : buffers) benchmark::DoNotOptimize(read_bytes(b.data(), bytes));
-  index_t next = 0;
-  for (auto _ : state) {
-    benchmark::DoNotOptimize(read_bytes(buffers[static_cast<std::size_t>(next)].data(), bytes));
-    next = (next + 1) % copies;
-  }
-  set_bytes(state, static_cast<double>(bytes));
+  bench::read_loop(state, static_cast<std::size_t>(s.n * s.k), cold);
   set_counters(state, s, 1);
 }
 
@@ -158,7 +118,7 @@ void bm_gemv(benchmark::State& state, shape s, bool cold) {
     benchmark::DoNotOptimize(c.data());
     next = (next + 1) % copies;
   }
-  set_bytes(state, static_cast<double>(s.n * s.k));
+  bench::set_bytes(state, static_cast<double>(s.n * s.k));
   set_counters(state, s, 1);
   state.SetLabel(lowbit::active_path_name());
 }

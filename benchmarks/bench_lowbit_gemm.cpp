@@ -41,13 +41,6 @@ void set_gops(benchmark::State& state, const shape& s, int threads) {
   if (bench::peak().gops > 0) state.counters["peak_GOPS"] = bench::peak().gops * threads;
 }
 
-void set_bytes(benchmark::State& state, double bytes) {
-  state.counters["GB/s"] = benchmark::Counter(bytes * static_cast<double>(state.iterations()) / 1e9, benchmark::Counter::kIsRate);
-}
-
-/// Copies rotated per iteration: 1 (hot) or enough to exceed 256 MiB (cold).
-index_t copies_for(index_t bytes, bool cold) { return cold ? std::max<index_t>(2, (index_t{256} << 20) / bytes + 1) : 1; }
-
 /// Weights [N, K] of format F with random codes and fp16 scales (a different seed per copy, so
 /// that copies hold different bytes), symmetric, groups of 32. Assembled from codes: quantizing
 /// 256 MiB of random floats for the DRAM copies would take minutes.
@@ -69,7 +62,7 @@ template <class F>
 void bm_lowbit(benchmark::State& state, shape s, int threads, bool cold) {
   std::vector<lowbit::packed_lowbit_weights<F>> w;
   w.push_back(weights<F>(s, 1));
-  const index_t copies = copies_for(w[0].bytes(), cold);
+  const index_t copies = bench::copies_for(w[0].bytes(), cold);
   for (index_t i = 1; i < copies; ++i) w.push_back(weights<F>(s, static_cast<unsigned>(1 + i)));
   const auto a = bench::random_vector<std::int8_t>(static_cast<std::size_t>(s.m * s.k), -127, 127, 3);
   const lowbit::activations<lowbit::int8> act(a.data(), s.m, s.k, s.k, {0.02f, 0});
@@ -83,38 +76,18 @@ void bm_lowbit(benchmark::State& state, shape s, int threads, bool cold) {
     next = (next + 1) % copies;
   }
   set_gops(state, s, threads);
-  if (s.m == 1) set_bytes(state, static_cast<double>(w[0].bytes()));
+  if (s.m == 1) bench::set_bytes(state, static_cast<double>(w[0].bytes()));
   state.SetLabel(lowbit::active_path_name() + ", " + std::to_string(w[0].bits_per_weight()).substr(0, 4) + " bits/weight");
 }
 
 // A streaming read of as many bytes as int4 weights with groups of 32 take (4.5 bits per weight).
 void bm_read(benchmark::State& state, shape s, bool cold) {
-  const auto bytes = static_cast<std::size_t>(s.n * s.k * 9 / 16);
-  const index_t copies = copies_for(static_cast<index_t>(bytes), cold);
-  std::vector<std::vector<std::uint8_t>> buffers;
-  for (index_t i = 0; i < copies; ++i) buffers.push_back(bench::random_vector<std::uint8_t>(bytes, 0, 255, static_cast<unsigned>(10 + i)));
-  for (const auto& b : buffers) benchmark::DoNotOptimize(bench::read_bytes(b.data(), bytes));
-  index_t next = 0;
-  for (auto _ : state) {
-    benchmark::DoNotOptimize(bench::read_bytes(buffers[static_cast<std::size_t>(next)].data(), bytes));
-    next = (next + 1) % copies;
-  }
-  set_bytes(state, static_cast<double>(bytes));
+  bench::read_loop(state, static_cast<std::size_t>(s.n * s.k * 9 / 16), cold);
 }
 
 // lowbit's int8 GEMM (uint8 activations x int8 weights, per-channel scales).
 void bm_int8(benchmark::State& state, shape s, int threads) {
-  const auto a = bench::random_vector<std::uint8_t>(static_cast<std::size_t>(s.m * s.k), 0, 255, 1);
-  const auto w = bench::random_vector<std::int8_t>(static_cast<std::size_t>(s.n * s.k), -127, 127, 2);
-  const lowbit::packed_weights pw =
-      lowbit::packed_weights::pack(w.data(), s.n, s.k, s.k, std::vector<float>(static_cast<std::size_t>(s.n), 0.01f));
-  std::vector<float> c(static_cast<std::size_t>(s.m * s.n));
-  const lowbit::context ctx = lowbit::context{}.with_threads(threads);
-  const lowbit::activations<lowbit::uint8> act(a.data(), s.m, s.k, s.k, {0.02f, 0});
-  for (auto _ : state) {
-    lowbit::gemm(act, pw, lowbit::output_float{}, c.data(), s.n, ctx);
-    benchmark::DoNotOptimize(c.data());
-  }
+  bench::int8_gemm_loop<lowbit::uint8>(state, s.m, s.n, s.k, threads);
   set_gops(state, s, threads);
 }
 

@@ -191,6 +191,51 @@ std::uint64_t read_bytes(const std::uint8_t* p, std::size_t n) {
 }
 
 
+/// Copies of a weight buffer of `bytes` rotated per iteration: 1 (hot: the same copy, resident in
+/// L3 when it fits) or enough to exceed 256 MiB (cold: each pass reads from DRAM).
+lowbit::index_t copies_for(lowbit::index_t bytes, bool cold) {
+  return cold ? std::max<lowbit::index_t>(2, (lowbit::index_t{256} << 20) / std::max<lowbit::index_t>(bytes, 1) + 1) : 1;
+}
+
+void set_bytes(benchmark::State& state, double bytes) {
+  state.counters["GB/s"] = benchmark::Counter(bytes * static_cast<double>(state.iterations()) / 1e9, benchmark::Counter::kIsRate);
+}
+
+/// A plain streaming read of `bytes`, hot or cold (copies_for), with its GB/s counter: the roofline
+/// of a product that reads its weights once. Copies hold different bytes (identical pages could be
+/// merged by the host) and are read once before timing (so that the first timed pass does not pay
+/// for the host backing the pages).
+void read_loop(benchmark::State& state, std::size_t bytes, bool cold) {
+  const lowbit::index_t copies = copies_for(static_cast<lowbit::index_t>(bytes), cold);
+  std::vector<std::vector<std::uint8_t>> buffers;
+  for (lowbit::index_t i = 0; i < copies; ++i)
+    buffers.push_back(random_vector<std::uint8_t>(bytes, 0, 255, static_cast<unsigned>(10 + i)));
+  for (const auto& b : buffers) benchmark::DoNotOptimize(read_bytes(b.data(), bytes));
+  lowbit::index_t next = 0;
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(read_bytes(buffers[static_cast<std::size_t>(next)].data(), bytes));
+    next = (next + 1) % copies;
+  }
+  set_bytes(state, static_cast<double>(bytes));
+}
+
+/// lowbit's int8 GEMM: activations of format F (uint8, or uint7 for the 7-bit kernel) with codes
+/// 0 .. qmax, int8 weights [N, K] with per-channel scales, float output.
+template <class F>
+void int8_gemm_loop(benchmark::State& state, lowbit::index_t m, lowbit::index_t n, lowbit::index_t k, int threads) {
+  const auto a = random_vector<std::uint8_t>(static_cast<std::size_t>(m * k), 0, F::qmax, 1);
+  const auto w = random_vector<std::int8_t>(static_cast<std::size_t>(n * k), -127, 127, 2);
+  const std::vector<float> scales(static_cast<std::size_t>(n), 0.01f);
+  const lowbit::packed_weights pw = lowbit::packed_weights::pack(w.data(), n, k, k, scales);
+  std::vector<float> c(static_cast<std::size_t>(m * n));
+  const lowbit::context ctx = lowbit::context{}.with_threads(threads);
+  const lowbit::activations<F> act(a.data(), m, k, k, {0.02f, 0});
+  for (auto _ : state) {
+    lowbit::gemm(act, pw, lowbit::output_float{}, c.data(), n, ctx);
+    benchmark::DoNotOptimize(c.data());
+  }
+}
+
 // The peers' products, timed by the benchmark's loop (the caller sets the counters).
 #if LOWBIT_PEER_OPENBLAS
 /// C [M, N] = A [M, K] x W [N, K]^T in fp32 with OpenBLAS's sgemm, row-major.
