@@ -165,6 +165,37 @@ TEST(qparams, validation) {
   EXPECT_TRUE(lowbit_test::contains(zero, "weights: scale[1] = 0")) << zero;
 }
 
+// Found by the quantize fuzz target (issue 13): a given scale whose grid overflows float was
+// accepted, and the extreme codes dequantized to -Inf. Such qparams are now rejected, naming the
+// slot and the largest scale the zero point allows; the largest such scale itself is accepted.
+TEST(qparams, given_scales_whose_grid_overflows_are_rejected) {
+  using lowbit::detail::check_qparams;
+  using lowbit::detail::largest_finite_scale;
+  const float reproducer = 1.71470411e38f;  // uint2 affine, zero point 3: (0 - 3) * s = -Inf
+  ASSERT_FALSE(std::isfinite(-3.0f * reproducer));
+  const std::string msg = lowbit_test::error_of([&] {
+    check_qparams<lowbit::uint2, lowbit::affine>(lowbit::qparams({1.f, reproducer}, {0, 3}), 2, "quantize");
+  });
+  EXPECT_TRUE(lowbit_test::contains(msg, "quantize: scale[1] = ")) << msg;
+  EXPECT_TRUE(lowbit_test::contains(msg, "the largest scale for this zero point is")) << msg;
+  const float top = largest_finite_scale<lowbit::uint2>(3);
+  EXPECT_TRUE(std::isfinite(-3.0f * top));
+  EXPECT_NO_THROW((check_qparams<lowbit::uint2, lowbit::affine>(lowbit::qparams({top}, {3}), 1, "quantize")));
+  EXPECT_THROW((check_qparams<lowbit::uint2, lowbit::affine>(
+                   lowbit::qparams({std::nextafter(top, std::numeric_limits<float>::infinity())}, {3}), 1, "quantize")),
+               lowbit::error);
+  // End to end, the fuzz input: nothing is quantized and no -Inf comes back.
+  const std::vector<float> x{0.0f, -2.94244157e38f};
+  const lowbit::quantizer<lowbit::uint2, lowbit::affine> q;
+  EXPECT_THROW((void)q.quantize(x.data(), {2}, lowbit::qparams({reproducer}, {3})), lowbit::error);
+  // A symmetric int8 scale of FLT_MAX / 128 still fits (-128 * s = -FLT_MAX); one ulp more does not.
+  const float sym = largest_finite_scale<lowbit::int8>(0);
+  EXPECT_NO_THROW((check_qparams<lowbit::int8, lowbit::symmetric>(lowbit::qparams({sym}, {0}), 1, "q")));
+  EXPECT_THROW((check_qparams<lowbit::int8, lowbit::symmetric>(
+                   lowbit::qparams({std::nextafter(sym, std::numeric_limits<float>::infinity())}, {0}), 1, "q")),
+               lowbit::error);
+}
+
 // The newcomer's report: a subnormal scale was rejected without saying what to do.
 TEST(qparams, subnormal_scale_message_says_what_to_do) {
   const std::string msg = lowbit_test::error_of([] { lowbit::detail::check_scale(1e-40f, "quantize", 0); });

@@ -129,12 +129,14 @@ void qparam_from_range(float mn, float mx, float& scale, std::int32_t& zero_poin
     const float shifted = std::nearbyint(min_neg / scale);  // in [-(qmax - qmin), 0]
     zero_point = std::clamp(Format::qmin - static_cast<std::int32_t>(shifted), Format::qmin, Format::qmax);
   }
-  scale = std::min(scale, largest_finite_scale<Format>(zero_point));
+  // No format reaches more than 255 codes from its zero point: smaller scales need no cap.
+  if (scale > std::numeric_limits<float>::max() / 256.0f) scale = std::min(scale, largest_finite_scale<Format>(zero_point));
 }
 
 /// Checks qparams before they reach a kernel: `expected` slots, every scale as check_scale wants
 /// it, zero points in [qmin, qmax] and, for a symmetric scheme, equal to the format's symmetric
-/// zero point.
+/// zero point, and every grid (q - zero point) * scale finite (scale at most
+/// largest_finite_scale).
 template <class Format, class Scheme>
 void check_qparams(const qparams& p, index_t expected, const char* what) {
   if (p.size() != expected || static_cast<index_t>(p.zero_point.size()) != expected) {
@@ -151,6 +153,15 @@ void check_qparams(const qparams& p, index_t expected, const char* what) {
     if (!Scheme::is_affine && zp != symmetric_zero_point<Format>()) {
       fail(what, ": zero_point[", i, "] = ", zp, " but a symmetric ", Format::name, " quantizer uses ",
            symmetric_zero_point<Format>());
+    }
+    // A grid that overflows float would dequantize its extreme codes to +-Inf. No format reaches
+    // more than 255 codes from its zero point, so smaller scales need no closer look.
+    const float s = p.scale[static_cast<std::size_t>(i)];
+    if (s > std::numeric_limits<float>::max() / 256.0f && s > largest_finite_scale<Format>(zp)) {
+      fail(what, ": scale[", i, "] = ", s, " with zero_point ", zp, " puts ", Format::name,
+           "'s extreme codes beyond FLT_MAX (they would dequantize to +-Inf); the largest scale for this "
+           "zero point is ",
+           largest_finite_scale<Format>(zp));
     }
   }
 }
