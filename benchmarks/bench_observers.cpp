@@ -5,6 +5,8 @@
 // benchmarks/torch_observers.py, run on the same machine (see benchmarks/README.md).
 #include <benchmark/benchmark.h>
 
+#include <cmath>
+#include <limits>
 #include <random>
 #include <string>
 #include <vector>
@@ -89,6 +91,62 @@ void bm_histogram_observe_and_calibrate(benchmark::State& state) {
   }
 }
 
+// The weight search (GPTQ's clipping search) per group of 128 and per channel on 256 x 4096 weights (1 Mi values),
+// on each kernel path, beside the double std::pow search it replaced (the previous implementation,
+// kept here as the baseline). Counter: ns per value (80 candidates each).
+constexpr index_t search_rows = 256;
+
+template <class Q>
+lowbit::tensor_observer<lowbit::per_group> search_observer(const Q& q) {
+  lowbit::tensor_observer<lowbit::per_group> t(q.granularity());
+  t.observe(tensor().data(), {search_rows, cols});
+  return t;
+}
+
+void bm_weight_search(benchmark::State& state) {
+  const auto path = static_cast<lowbit::kernel_path>(state.range(0));
+  if (!lowbit::path_supported(path)) return state.SkipWithError("path not supported here");
+  state.SetLabel(lowbit::path_name(path));
+  const lowbit::quantizer<lowbit::int4, lowbit::symmetric, lowbit::per_group> q(lowbit::per_group(1, state.range(1)));
+  lowbit::tensor_observer<lowbit::per_group> o = search_observer(q);
+  o.set_context(lowbit::context{}.with_threads(1).with_path(path));
+  for (auto _ : state) {
+    lowbit::range r = lowbit::weight_search{}.choose(q, o);
+    benchmark::DoNotOptimize(r.max.data());
+  }
+  state.counters["ns/value"] = benchmark::Counter(static_cast<double>(search_rows * cols),
+                                                  benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
+}
+
+void bm_weight_search_std_pow(benchmark::State& state) {
+  const lowbit::quantizer<lowbit::int4, lowbit::symmetric, lowbit::per_group> q(lowbit::per_group(1, state.range(0)));
+  const auto o = search_observer(q);
+  for (auto _ : state) {
+    std::vector<float> best(static_cast<std::size_t>(o.observed_range().size()));
+    for (index_t s = 0; s < o.observed_range().size(); ++s) {
+      const float* x = o.values(s);
+      const index_t n = o.count(s);
+      float m = 0;
+      for (index_t k = 0; k < n; ++k) m = std::max(m, std::fabs(x[k]));
+      double best_err = std::numeric_limits<double>::infinity();
+      for (int i = 0; i < 80; ++i) {
+        const float p = 1.0f - static_cast<float>(i) / 100.0f;
+        const auto [scale, zp] = q.qparams_for(-p * m, p * m);
+        double err = 0;
+        for (index_t k = 0; k < n; ++k)
+          err += std::pow(std::fabs(static_cast<double>(q.fake_quantize(x[k], scale, zp)) - x[k]), 2.4);
+        if (err < best_err) {
+          best_err = err;
+          best[static_cast<std::size_t>(s)] = p * m;
+        }
+      }
+    }
+    benchmark::DoNotOptimize(best.data());
+  }
+  state.counters["ns/value"] = benchmark::Counter(static_cast<double>(search_rows * cols),
+                                                  benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
+}
+
 }  // namespace
 
 BENCHMARK(bm_minmax)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
@@ -101,5 +159,12 @@ BENCHMARK(bm_cal_percentile)->Unit(benchmark::kMillisecond);
 BENCHMARK(bm_cal_entropy)->Unit(benchmark::kMillisecond);
 BENCHMARK(bm_cal_mse)->Unit(benchmark::kMillisecond);
 BENCHMARK(bm_cal_l2)->Unit(benchmark::kMillisecond);
+// Arguments: kernel path (lowbit::kernel_path's value), group size (4096: per channel).
+BENCHMARK(bm_weight_search)
+    ->ArgsProduct({{static_cast<int>(lowbit::kernel_path::scalar), static_cast<int>(lowbit::kernel_path::avx2),
+                    static_cast<int>(lowbit::kernel_path::avx512)},
+                   {128, 4096}})
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK(bm_weight_search_std_pow)->Arg(128)->Arg(4096)->Unit(benchmark::kMillisecond)->Iterations(1);
 
 BENCHMARK_MAIN();

@@ -105,6 +105,34 @@ static inline simde__m256 lowbit_simde_fmadd256(simde__m256 a, simde__m256 b, si
 #undef _mm256_fmadd_ps
 #define _mm256_fmadd_ps(a, b, c) lowbit_simde_fmadd256(a, b, c)
 
+// vfmsub: a * b - c with one rounding, for the same reason.
+static inline simde__m512 lowbit_simde_fmsub512(simde__m512 a, simde__m512 b, simde__m512 c) {
+  simde__m512_private a_ = simde__m512_to_private(a), b_ = simde__m512_to_private(b), c_ = simde__m512_to_private(c), r_;
+  for (int i = 0; i < 16; ++i) r_.f32[i] = std::fma(a_.f32[i], b_.f32[i], -c_.f32[i]);
+  return simde__m512_from_private(r_);
+}
+static inline simde__m256 lowbit_simde_fmsub256(simde__m256 a, simde__m256 b, simde__m256 c) {
+  simde__m256_private a_ = simde__m256_to_private(a), b_ = simde__m256_to_private(b), c_ = simde__m256_to_private(c), r_;
+  for (int i = 0; i < 8; ++i) r_.f32[i] = std::fma(a_.f32[i], b_.f32[i], -c_.f32[i]);
+  return simde__m256_from_private(r_);
+}
+#undef _mm512_fmsub_ps
+#define _mm512_fmsub_ps(a, b, c) lowbit_simde_fmsub512(a, b, c)
+#undef _mm256_fmsub_ps
+#define _mm256_fmsub_ps(a, b, c) lowbit_simde_fmsub256(a, b, c)
+
+// vcvtps2pd zmm: 8 floats to 8 doubles (exact).
+static inline simde__m512d _mm512_cvtps_pd(simde__m256 a) {
+  simde__m256_private a_ = simde__m256_to_private(a);
+  simde__m512d_private r_;
+  for (int i = 0; i < 8; ++i) r_.f64[i] = static_cast<double>(a_.f32[i]);
+  return simde__m512d_from_private(r_);
+}
+
+#ifndef _MM_FROUND_NO_EXC
+#define _MM_FROUND_NO_EXC SIMDE_MM_FROUND_NO_EXC
+#endif
+
 // SIMDe 0.7.4 aliases _mm512_madd_epi16 with the argument list of its masked form.
 #undef _mm512_madd_epi16
 #define _mm512_madd_epi16(a, b) simde_mm512_madd_epi16(a, b)

@@ -7,7 +7,14 @@
 // sum |q(w) - w|^norm. The defaults are GPTQ's: grid 100, max_shrink 0.8, norm 2.4. Candidates are
 // turned into qparams and fake-quantized by the quantizer it is given (its formulas and its
 // rounding), so the chosen range is exactly what the quantizer then uses. Slots are searched in
-// parallel on the observer's context.
+// parallel on the observer's context, on its kernel path (kernels/power_error.hpp: a fast
+// polynomial power, relative error about 1e-7, bit-identical on every path). Where two candidates'
+// errors differ by less than that, the choice can differ from a search with double std::pow; the
+// chosen candidate's error is then within 1e-5 of the best (tested).
+//
+// Per group: a per_group quantizer's observer keeps each group (a short last group included) as
+// its own slot, so the search is per group with no reshaping. The per-slot cost is
+// grid * max_shrink passes over the slot's values (80 by default).
 //
 // It reads the values a tensor_observer kept; for one weight tensor, calibrate() makes the observer:
 //
@@ -26,6 +33,7 @@
 #include "lowbit/core/granularity.hpp"
 #include "lowbit/core/qparams.hpp"
 #include "lowbit/core/scheme.hpp"
+#include "lowbit/kernels/power_error.hpp"
 #include "lowbit/observers/observer.hpp"
 #include "lowbit/observers/tensor_observer.hpp"
 #include "lowbit/runtime/context.hpp"
@@ -46,13 +54,17 @@ struct weight_search {
   template <class Quantizer, class Observer>
   range choose(const Quantizer& q, const Observer& observer) const {
     using Scheme = typename Quantizer::scheme;
+    using Format = typename Quantizer::format;
+    using Rounding = typename Quantizer::rounding;
     if (grid < 1) detail::fail("weight_search: grid must be positive, got ", grid);
     if (!(max_shrink >= 0.0f && max_shrink < 1.0f)) detail::fail("weight_search: max_shrink ", max_shrink, " is not in [0, 1)");
-    if (!(norm > 0.0f)) detail::fail("weight_search: norm ", norm, " is not positive");
+    if (!(norm > 0.0f && norm <= 32.0f)) detail::fail("weight_search: norm ", norm, " is not in (0, 32]");
     const index_t slots = std::max<index_t>(observer.observed_range().size(), 1);
     range out(slots);
     const index_t steps = std::max<index_t>(1, static_cast<index_t>(static_cast<float>(grid) * max_shrink));
-    detail::context_of(observer).run(slots, [&](index_t s) {
+    const context ctx = detail::context_of(observer);
+    check_path(ctx.path, "weight_search");
+    ctx.run(slots, [&](index_t s) {
       const float* x = observer.values(s);
       const index_t n = observer.count(s);
       if (n == 0) return;
@@ -62,23 +74,31 @@ struct weight_search {
         xmax = std::max(-xmin, xmax);
         xmin = -xmax;
       }
-      double best = std::numeric_limits<double>::infinity();
-      float best_lo = xmin, best_hi = xmax;
+      out.min[static_cast<std::size_t>(s)] = xmin;
+      out.max[static_cast<std::size_t>(s)] = xmax;
+      // Zero or subnormal values: every candidate gets the smallest scale and the same codes.
+      const float amax = std::max(-xmin, xmax);
+      if (!(amax >= std::numeric_limits<float>::min())) return;
+      // Errors are at most about 2 amax < 2^(e + 1): scaled by 2^(2 - e) they lie in [0, 8), so
+      // their powers stay normal floats (the kernel's contract).
+      int e = 0;
+      (void)std::frexp(amax, &e);
+      const float ref = std::ldexp(1.0f, 2 - e);
+      std::vector<kernels::power_candidate> candidates(static_cast<std::size_t>(steps));
+      std::vector<float> shrink(static_cast<std::size_t>(steps));
       for (index_t i = 0; i < steps; ++i) {
         const float p = 1.0f - static_cast<float>(i) / static_cast<float>(grid);
-        const float lo = p * xmin, hi = p * xmax;
-        const auto [scale, zp] = q.qparams_for(lo, hi);
-        double err = 0;
-        for (index_t k = 0; k < n; ++k)
-          err += std::pow(std::fabs(static_cast<double>(q.fake_quantize(x[k], scale, zp)) - x[k]), norm);
-        if (err < best) {
-          best = err;
-          best_lo = lo;
-          best_hi = hi;
-        }
+        const auto [scale, zp] = q.qparams_for(p * xmin, p * xmax);
+        shrink[static_cast<std::size_t>(i)] = p;
+        candidates[static_cast<std::size_t>(i)] = {Rounding::factor(scale), scale, static_cast<float>(Format::qmin - zp),
+                                                   static_cast<float>(Format::qmax - zp)};
       }
-      out.min[static_cast<std::size_t>(s)] = best_lo;
-      out.max[static_cast<std::size_t>(s)] = best_hi;
+      std::vector<double> err(static_cast<std::size_t>(steps));
+      kernels::power_errors<Rounding>(ctx.path, x, n, candidates.data(), steps, ref, norm, err.data());
+      // The first of the least errors, as a loop over the candidates in order keeps it.
+      const auto best = static_cast<std::size_t>(std::min_element(err.begin(), err.end()) - err.begin());
+      out.min[static_cast<std::size_t>(s)] = shrink[best] * xmin;
+      out.max[static_cast<std::size_t>(s)] = shrink[best] * xmax;
     });
     return out;
   }
