@@ -91,6 +91,7 @@
 #include "lowbit/calibrators/weight_search.hpp"
 #include "lowbit/io/ggml_blocks.hpp"
 #include "lowbit/ptq/dynamic_linear.hpp"
+#include "lowbit/ptq/gptq.hpp"
 #include "lowbit/ptq/lowbit_linear.hpp"
 #include "lowbit/ptq/static_calibration.hpp"
 #include "lowbit/ptq/static_linear.hpp"
