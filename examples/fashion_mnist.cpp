@@ -117,6 +117,30 @@ result rtn_row(const char* name, const demo::mlp& m, const Q& q, const demo::dat
   return layers_row(name, layers, bytes, d, ctx);
 }
 
+/// GPTQ (ptq/gptq.hpp) layer by layer on 2048 training images: each layer's Hessian comes from the
+/// outputs of the layers already quantized, as GPTQ runs sequentially. Columns in act order (static
+/// groups), scales rounded to fp16 before the codes are chosen, so the packed layer holds exactly
+/// GPTQ's codes.
+template <class Q>
+result gptq_row(const char* name, const demo::mlp& m, const Q& q, const demo::dataset& d, const lowbit::context& ctx) {
+  using F = typename Q::format;
+  std::vector<lowbit::lowbit_linear<F>> layers;
+  double bytes = bias_bytes(m);
+  row_matrix h = d.train_x.topRows(2048);
+  for (std::size_t l = 0; l < m.layers(); ++l) {
+    lowbit::hessian_observer obs(m.w[l].cols());
+    obs.observe(h);
+    lowbit::gptq_options o;
+    o.act_order = true;
+    o.static_groups = true;
+    o.half_scales = true;
+    layers.emplace_back(lowbit::packed_lowbit_weights<F>(lowbit::gptq(q, m.w[l], obs, o), m.b[l]));
+    bytes += static_cast<double>(layers.back().weights().payload_bytes());
+    if (l + 1 < m.layers()) h = layers.back().forward(h, lowbit::output_float{}.relu(), ctx);
+  }
+  return layers_row(name, layers, bytes, d, ctx);
+}
+
 // --- quantization-aware training: LSQ on the weights, per output channel (demo/qat.hpp) -----------
 
 bool load_scales(const std::string& path, std::vector<std::vector<float>>& scales) {
@@ -328,6 +352,10 @@ int main(int argc, char** argv) {
     rows.push_back(rtn_row("int4 weights RTN, per-group 32", fp32, quantizer<int4, affine, per_group>(per_group(1, 32)), d, one));
     rows.push_back(rtn_row("int2 weights RTN, per-channel", fp32, quantizer<int2, symmetric, per_channel>(per_channel(0)), d, one));
     rows.push_back(rtn_row("int2 weights RTN, per-group 32", fp32, quantizer<int2, affine, per_group>(per_group(1, 32)), d, one));
+    rows.push_back(gptq_row("int4 weights GPTQ, per-channel", fp32, quantizer<int4, symmetric, per_channel>(per_channel(0)), d, one));
+    rows.push_back(gptq_row("int4 weights GPTQ, per-group 32", fp32, quantizer<int4, affine, per_group>(per_group(1, 32)), d, one));
+    rows.push_back(gptq_row("int2 weights GPTQ, per-channel", fp32, quantizer<int2, symmetric, per_channel>(per_channel(0)), d, one));
+    rows.push_back(gptq_row("int2 weights GPTQ, per-group 32", fp32, quantizer<int2, affine, per_group>(per_group(1, 32)), d, one));
     double bytes = 0;
     const auto q4 = qat<int4>(fp32, d, cache, bytes);
     rows.push_back(layers_row("int4 weights QAT (LSQ), per-channel", q4, bytes, d, one));
