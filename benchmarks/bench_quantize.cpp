@@ -2,8 +2,9 @@
 // narrowing copy measured in the same process (the roofline: the least work that reads the same
 // floats and writes the same bytes).
 //
-// Counters: GB/s = (bytes read + bytes written) / time; roofline% = GB/s relative to the narrowing
-// copy at the same size, measured just before (median of several runs).
+// Counters: GB/s = (bytes read + bytes written) / time; roof_GB/s = the narrowing copy at the same
+// size (the fill of the output for the NF4 dequantization), measured just before (median of
+// several runs).
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
@@ -131,6 +132,52 @@ void bm_dequantize(benchmark::State& state) {
   finish(state, n, 4.0 + 1.0 / F::per_byte);
 }
 
+// 4-bit table codes (NF4) to floats, block 64 (kernels/float4.hpp). Its roofline is the least work
+// that moves the same bytes: n / 2 bytes read and n floats written, here a fill of the output
+// (the writes dominate: 4 of the 4.5 bytes per element), measured in the same process.
+std::map<index_t, double>& fill_roofline() {
+  static std::map<index_t, double> gbps;
+  return gbps;
+}
+
+double measure_fill_roofline(index_t n) {
+  std::vector<float> out(static_cast<std::size_t>(n));
+  const int reps = n <= (256 << 10) ? 2000 : 20;
+  std::vector<double> rates;
+  for (int trial = 0; trial < 7; ++trial) {
+    const auto t0 = std::chrono::steady_clock::now();
+    for (int r = 0; r < reps; ++r) {
+      std::fill(out.begin(), out.end(), static_cast<float>(r));
+      benchmark::DoNotOptimize(out.data());
+      benchmark::ClobberMemory();
+    }
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    rates.push_back(4.5 * static_cast<double>(n) * reps / s / 1e9);
+  }
+  std::sort(rates.begin(), rates.end());
+  return rates[rates.size() / 2];
+}
+
+void bm_dequantize_nf4(benchmark::State& state) {
+  const index_t n = state.range(0), block = 64;
+  const auto path = static_cast<kernel_path>(state.range(1));
+  std::vector<std::uint8_t> codes(static_cast<std::size_t>(n / 2));
+  std::mt19937 g(3);
+  for (auto& c : codes) c = static_cast<std::uint8_t>(g());
+  const std::vector<float> absmax((static_cast<std::size_t>(n) + block - 1) / block, 0.05f);
+  std::vector<float> out(static_cast<std::size_t>(n));
+  const float* table = lowbit::float4_table(lowbit::float4_kind::nf4);
+  for (auto _ : state) {
+    lowbit::kernels::dequantize_float4(path, codes.data(), n, table, absmax.data(), block, out.data());
+    benchmark::DoNotOptimize(out.data());
+    benchmark::ClobberMemory();
+  }
+  const double bytes = (4.5 + 4.0 / block) * static_cast<double>(n) * static_cast<double>(state.iterations());
+  state.counters["GB/s"] = benchmark::Counter(bytes / 1e9, benchmark::Counter::kIsRate);
+  state.counters["roof_GB/s"] = fill_roofline()[n];
+  state.SetLabel(lowbit::path_description(path));
+}
+
 // Per-channel min/max of a square-ish matrix with channels along rows (PyTorch's
 // PerChannelMinMaxObserver with ch_axis = 0), through the public API.
 void bm_minmax_per_channel(benchmark::State& state) {
@@ -168,6 +215,7 @@ void bm_quantizer_api(benchmark::State& state) {
 int main(int argc, char** argv) {
   benchmark::Initialize(&argc, argv);
   for (index_t n : sizes) roofline()[n] = measure_roofline(n);
+  for (index_t n : sizes) fill_roofline()[n] = measure_fill_roofline(n);
   for (index_t n : sizes) {
     benchmark::RegisterBenchmark(("roofline/narrowing_copy/" + std::to_string(n)).c_str(), bm_roofline)
         ->Args({n});
@@ -180,6 +228,7 @@ int main(int argc, char** argv) {
       benchmark::RegisterBenchmark(("quantize/int4/" + name).c_str(), bm_quantize<lowbit::int4>)->Args(args);
       benchmark::RegisterBenchmark(("dequantize/int8/" + name).c_str(), bm_dequantize<lowbit::int8>)->Args(args);
       benchmark::RegisterBenchmark(("dequantize/int4/" + name).c_str(), bm_dequantize<lowbit::int4>)->Args(args);
+      benchmark::RegisterBenchmark(("dequantize/nf4/" + name).c_str(), bm_dequantize_nf4)->Args(args);
       benchmark::RegisterBenchmark(("minmax_per_channel/" + name).c_str(), bm_minmax_per_channel)->Args(args);
       benchmark::RegisterBenchmark(("quantizer_api/int8/" + name).c_str(), bm_quantizer_api)->Args(args);
     }

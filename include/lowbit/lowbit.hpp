@@ -69,6 +69,7 @@
 #include "lowbit/kernels/gemm.hpp"
 #include "lowbit/kernels/histogram.hpp"
 #include "lowbit/kernels/lowbit_gemm.hpp"
+#include "lowbit/tensor/float4_tensor.hpp"
 #include "lowbit/tensor/quantized_tensor.hpp"
 #include "lowbit/tensor/quantizer.hpp"
 #include "lowbit/gemm/activations.hpp"
