@@ -1,5 +1,6 @@
 // Sub-byte weight GEMM throughput: int4 and int2 weights (groups of 32, fp16 scales) beside lowbit's
-// int8 GEMM, oneDNN's int8 matmul and OpenBLAS sgemm on LLaMA-7B shapes, in one process.
+// int8 GEMM, the NF4 layer (float4_linear), oneDNN's int8 matmul and OpenBLAS sgemm on LLaMA-7B
+// shapes, in one process.
 //
 // Counters: GOPS = 2 M N K / time, with the single-core peak of the active path's dot-product
 // instruction beside it (peak_GOPS); for M = 1 also GB/s of weight bytes read (the packed blocks:
@@ -85,6 +86,25 @@ void bm_read(benchmark::State& state, shape s, bool cold) {
   bench::read_loop(state, static_cast<std::size_t>(s.n * s.k * 9 / 16), cold);
 }
 
+// NF4 weights (block 64, float absmax: 4.5 bits per weight) in float4_linear: panels dequantized by
+// table lookup, then Eigen's float GEMM (at this build's instruction set).
+void bm_nf4(benchmark::State& state, shape s, int threads) {
+  const auto codes = bench::random_vector<std::uint8_t>(static_cast<std::size_t>(s.n * s.k / 2), 0, 255, 5);
+  lowbit::float4_tensor w({s.n, s.k}, lowbit::float4_kind::nf4, 64, codes,
+                          std::vector<float>(static_cast<std::size_t>(s.n * s.k / 64), 0.05f));
+  const lowbit::float4_linear layer(std::move(w));
+  const auto xv = bench::random_vector<float>(static_cast<std::size_t>(s.m * s.k), -8, 8, 6);
+  const lowbit::row_matrix x = Eigen::Map<const lowbit::row_matrix>(xv.data(), s.m, s.k);
+  const lowbit::context ctx = lowbit::context{}.with_threads(threads);
+  for (auto _ : state) {
+    lowbit::row_matrix y = layer.forward(x, lowbit::output_float{}, ctx);
+    benchmark::DoNotOptimize(y.data());
+  }
+  set_gops(state, s, threads);
+  if (s.m == 1) bench::set_bytes(state, static_cast<double>(layer.weights().bytes()));
+  state.SetLabel(lowbit::active_path_name() + ", 4.5 bits/weight");
+}
+
 // lowbit's int8 GEMM (uint8 activations x int8 weights, per-channel scales).
 void bm_int8(benchmark::State& state, shape s, int threads) {
   bench::int8_gemm_loop<lowbit::uint8>(state, s.m, s.n, s.k, threads);
@@ -124,19 +144,19 @@ class table_reporter : public benchmark::ConsoleReporter {
     ConsoleReporter::Finalize();
     std::printf("\npath %s; single-core peak of %s: %.1f GOPS. GOPS per implementation; int4/x = int4's speed-up over x\n",
                 lowbit::active_path_name().c_str(), bench::peak().instruction, bench::peak().gops);
-    std::printf("%-36s %7s %7s %7s %7s %8s %9s %9s %9s\n", "threads/shape", "int4", "int2", "int8", "oneDNN", "OpenBLAS",
-                "int4/int8", "int4/dnn", "int2/int4");
+    std::printf("%-36s %7s %7s %7s %7s %7s %8s %9s %9s %9s\n", "threads/shape", "int4", "int2", "int8", "nf4", "oneDNN",
+                "OpenBLAS", "int4/int8", "int4/dnn", "int2/int4");
     for (const auto& [key, v] : values_) {
       const auto get = [&](const std::string& k) {
         auto f = v.find(k);
         return f == v.end() ? 0.0 : f->second;
       };
-      const double i4 = get("int4 GOPS"), i2 = get("int2 GOPS"), i8 = get("int8 GOPS"), dnn = get("onednn GOPS"),
-                   blas = get("openblas GOPS");
+      const double i4 = get("int4 GOPS"), i2 = get("int2 GOPS"), i8 = get("int8 GOPS"), nf4 = get("nf4 GOPS"),
+                   dnn = get("onednn GOPS"), blas = get("openblas GOPS");
       if (i4 == 0) continue;
       const auto ratio = [](double a, double b) { return b > 0 && a > 0 ? a / b : 0.0; };
-      std::printf("%-36s %7.1f %7.1f %7.1f %7.1f %8.1f %9.2f %9.2f %9.2f\n", key.c_str(), i4, i2, i8, dnn, blas, ratio(i4, i8),
-                  ratio(i4, dnn), ratio(i2, i4));
+      std::printf("%-36s %7.1f %7.1f %7.1f %7.1f %7.1f %8.1f %9.2f %9.2f %9.2f\n", key.c_str(), i4, i2, i8, nf4, dnn, blas,
+                  ratio(i4, i8), ratio(i4, dnn), ratio(i2, i4));
     }
   }
 
@@ -159,6 +179,7 @@ int main(int argc, char** argv) {
         benchmark::RegisterBenchmark(("int4" + suffix).c_str(), bm_lowbit<lowbit::int4>, s, t, false)->UseRealTime();
         benchmark::RegisterBenchmark(("int2" + suffix).c_str(), bm_lowbit<lowbit::int2>, s, t, false)->UseRealTime();
         benchmark::RegisterBenchmark(("int8" + suffix).c_str(), bm_int8, s, t)->UseRealTime();
+        benchmark::RegisterBenchmark(("nf4" + suffix).c_str(), bm_nf4, s, t)->UseRealTime();
 #if LOWBIT_BENCH_ONEDNN
         benchmark::RegisterBenchmark(("onednn" + suffix).c_str(), bm_onednn, s, t)->UseRealTime();
 #endif

@@ -93,6 +93,7 @@
 #include "lowbit/io/ggml_blocks.hpp"
 #include "lowbit/ptq/awq.hpp"
 #include "lowbit/ptq/dynamic_linear.hpp"
+#include "lowbit/ptq/float4_linear.hpp"
 #include "lowbit/ptq/gptq.hpp"
 #include "lowbit/ptq/hessian_observer.hpp"
 #include "lowbit/ptq/lowbit_linear.hpp"

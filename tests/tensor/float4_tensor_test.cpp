@@ -137,3 +137,45 @@ TEST(float4, shapes_blocks_and_bad_input) {
 }
 
 }  // namespace
+
+namespace {
+
+class float4_layer : public lowbit_test::path_test {};
+
+TEST_P(float4_layer, is_the_product_with_the_dequantized_weights) {
+  lowbit_test::rng g(123);
+  for (const auto& [out, in] : {std::pair<index_t, index_t>{48, 784}, {10, 128}, {300, 96}, {1, 2}}) {
+    SCOPED_TRACE(std::to_string(out) + " x " + std::to_string(in));
+    const row_matrix w = g.normal_matrix(out, in, 0.05f);
+    Eigen::RowVectorXf b(out);
+    for (index_t i = 0; i < out; ++i) b(i) = g.normal();
+    const float4_linear layer(w, float4_kind::nf4, {}, b);
+    const row_matrix x = g.normal_matrix(7, in);
+    const row_matrix wq = layer.weights().dequantize();
+    row_matrix want = x * wq.transpose();
+    want.rowwise() += b;
+    const row_matrix y = layer.forward(x, output_float{}, context().with_path(GetParam()));
+    EXPECT_LT((y - want).cwiseAbs().maxCoeff(), 1e-4f * (1.0f + want.cwiseAbs().maxCoeff()));
+    const row_matrix yr = layer.forward(x, output_float{}.relu(), context().with_path(GetParam()).with_threads(2));
+    EXPECT_LT((yr - want.cwiseMax(0.0f)).cwiseAbs().maxCoeff(), 1e-4f * (1.0f + want.cwiseAbs().maxCoeff()));
+    EXPECT_NEAR(layer.footprint().bits_per_weight, layer.weights().bits_per_weight(), 1e-12);
+  }
+}
+
+LOWBIT_INSTANTIATE_FOR_PATHS(float4_layer);
+
+TEST(float4_layer, bad_input_is_a_clear_error) {
+  lowbit_test::rng g(124);
+  const float4_linear layer(g.normal_matrix(8, 64), float4_kind::fp4);
+  std::string msg = lowbit_test::error_of([&] { (void)layer.forward(g.normal_matrix(2, 63)); });
+  EXPECT_TRUE(lowbit_test::contains(msg, "63 features")) << msg;
+  row_matrix x = g.normal_matrix(2, 64);
+  x(1, 5) = std::numeric_limits<float>::infinity();
+  msg = lowbit_test::error_of([&] { (void)layer.forward(x); });
+  EXPECT_TRUE(lowbit_test::contains(msg, "input[1, 5]")) << msg;
+  EXPECT_THROW((void)layer.forward(g.normal_matrix(2, 64), output_float{}.clamp(std::nanf(""), 1.f)), lowbit::error);
+  EXPECT_THROW(float4_linear(g.normal_matrix(8, 64), float4_kind::nf4, {}, std::vector<float>(7)), lowbit::error);
+  EXPECT_EQ(layer.forward(row_matrix(0, 64)).rows(), 0);
+}
+
+}  // namespace
