@@ -141,6 +141,75 @@ result gptq_row(const char* name, const demo::mlp& m, const Q& q, const demo::da
   return layers_row(name, layers, bytes, d, ctx);
 }
 
+/// NF4 / FP4 weights (bitsandbytes' format, tensor/float4_tensor.hpp) in float4_linear: 4 bits per
+/// weight plus a float absmax per block of 64 (or 8 bits per block with double quantization),
+/// computed in float.
+result float4_row(const char* name, const demo::mlp& m, lowbit::float4_kind kind, bool double_quant, const demo::dataset& d,
+                   const lowbit::context& ctx) {
+  std::vector<lowbit::float4_linear> layers;
+  double bytes = bias_bytes(m);
+  lowbit::float4_options o;
+  o.double_quant = double_quant;
+  for (std::size_t l = 0; l < m.layers(); ++l) {
+    layers.emplace_back(m.w[l], kind, o, m.b[l]);
+    bytes += static_cast<double>(layers.back().weights().bytes());
+  }
+  return layers_row(name, layers, bytes, d, ctx);
+}
+
+/// Mixed precision (ptq/mixed_precision.hpp): each layer's format and group size chosen by its
+/// measured output SQNR on 2048 training images to fit `budget` bits per weight; the plan is
+/// printed, and the layers run on the sub-byte kernels in the formats it chose.
+result mixed_row(const demo::mlp& m, double budget, const demo::dataset& d, const lowbit::context& ctx) {
+  using namespace lowbit;
+  std::vector<hessian_observer> obs;
+  row_matrix h = d.train_x.topRows(2048);
+  for (std::size_t l = 0; l < m.layers(); ++l) {
+    obs.emplace_back(m.w[l].cols());
+    obs.back().observe(h);
+    row_matrix z = h * m.w[l].transpose();
+    z.rowwise() += m.b[l];
+    h = z.cwiseMax(0.0f);
+  }
+  std::vector<planned_layer> layers;
+  for (std::size_t l = 0; l < m.layers(); ++l) layers.emplace_back("fc" + std::to_string(l + 1), m.w[l], obs[l]);
+  const precision_plan plan = plan_precision(layers, budget);
+  std::printf("\nmixed-precision plan for %.2f bits/weight (predicted output SQNR per layer and option):\n%s", budget,
+              plan.table().c_str());
+  using layer_fn = std::function<row_matrix(const row_matrix&, const output_float&)>;
+  std::vector<layer_fn> fns;
+  double bytes = bias_bytes(m);
+  for (std::size_t l = 0; l < m.layers(); ++l) {
+    const weight_choice& c = plan.layers[l].choice();
+    const auto add = [&](auto q) {
+      auto layer = std::make_shared<lowbit_linear<typename decltype(q)::format>>(m.w[l], q, m.b[l]);
+      bytes += static_cast<double>(layer->weights().payload_bytes());
+      fns.push_back([layer, ctx](const row_matrix& x, const output_float& st) { return layer->forward(x, st, ctx); });
+    };
+    const auto pick = [&](auto sym, auto aff) {
+      if (c.group > 0) {
+        if (c.affine) return add(quantizer<decltype(aff), affine, per_group>(per_group(1, c.group)));
+        return add(quantizer<decltype(sym), symmetric, per_group>(per_group(1, c.group)));
+      }
+      if (c.affine) return add(quantizer<decltype(aff), affine, per_channel>(per_channel(0)));
+      add(quantizer<decltype(sym), symmetric, per_channel>(per_channel(0)));
+    };
+    if (c.bits == 8) pick(int8{}, uint8{});
+    else if (c.bits == 4) pick(int4{}, uint4{});
+    else pick(int2{}, uint2{});
+  }
+  const auto f = [&](const row_matrix& x, row_matrix& out) {
+    row_matrix hh = x;
+    for (std::size_t l = 0; l < fns.size(); ++l) {
+      out = fns[l](hh, l + 1 < fns.size() ? output_float{}.relu() : output_float{});
+      if (l + 1 < fns.size()) hh.swap(out);
+    }
+  };
+  char name[96];
+  std::snprintf(name, sizeof name, "mixed precision, plan for %.1f bits", budget);
+  return {name, accuracy_of(d.test_x, d.test_y, f), bytes, time_test_set(d.test_x, f)};
+}
+
 // --- quantization-aware training: LSQ on the weights, per output channel (demo/qat.hpp) -----------
 
 bool load_scales(const std::string& path, std::vector<std::vector<float>>& scales) {
@@ -356,6 +425,10 @@ int main(int argc, char** argv) {
     rows.push_back(gptq_row("int4 weights GPTQ, per-group 32", fp32, quantizer<int4, affine, per_group>(per_group(1, 32)), d, one));
     rows.push_back(gptq_row("int2 weights GPTQ, per-channel", fp32, quantizer<int2, symmetric, per_channel>(per_channel(0)), d, one));
     rows.push_back(gptq_row("int2 weights GPTQ, per-group 32", fp32, quantizer<int2, affine, per_group>(per_group(1, 32)), d, one));
+    rows.push_back(float4_row("NF4 weights, block 64 (float compute)", fp32, float4_kind::nf4, false, d, one));
+    rows.push_back(float4_row("NF4 + double quant (float compute)", fp32, float4_kind::nf4, true, d, one));
+    rows.push_back(float4_row("FP4 weights, block 64 (float compute)", fp32, float4_kind::fp4, false, d, one));
+    rows.push_back(mixed_row(fp32, 3.0, d, one));
     double bytes = 0;
     const auto q4 = qat<int4>(fp32, d, cache, bytes);
     rows.push_back(layers_row("int4 weights QAT (LSQ), per-channel", q4, bytes, d, one));

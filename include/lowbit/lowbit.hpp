@@ -97,6 +97,7 @@
 #include "lowbit/ptq/gptq.hpp"
 #include "lowbit/ptq/hessian_observer.hpp"
 #include "lowbit/ptq/lowbit_linear.hpp"
+#include "lowbit/ptq/mixed_precision.hpp"
 #include "lowbit/ptq/smoothquant.hpp"
 #include "lowbit/ptq/static_calibration.hpp"
 #include "lowbit/ptq/static_linear.hpp"
