@@ -3,6 +3,7 @@
 // lowbit_kernels_emulated_tests (AVX2 and AVX-512 on SIMDe).
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstring>
 #include <vector>
 
@@ -42,6 +43,43 @@ TEST_P(float4_dequantize, every_path_matches_the_scalar_loop) {
         const int code = j % 2 == 0 ? byte / 16 : byte % 16;
         const float v = table[code] * absmax[static_cast<std::size_t>(j / block)];
         ASSERT_EQ(std::memcmp(&v, &want[static_cast<std::size_t>(j)], sizeof v), 0) << j;
+      }
+    }
+  }
+}
+
+// float4_gemv against the expanded weights multiplied in double: every path within float
+// rounding of the sum (the paths add in different orders).
+TEST_P(float4_dequantize, gemv_is_the_product_with_the_expanded_weights) {
+  lowbit_test::rng g(112);
+  float table[16];
+  for (float& t : table) t = g.normal();
+  for (index_t block : {16, 32, 64, 128}) {
+    for (index_t k : {128, 256, 1024}) {
+      for (index_t m : {1, 2, 3, 4, 5, 9}) {
+        const index_t n = 37;
+        std::vector<std::uint8_t> packed(static_cast<std::size_t>(n * k / 2));
+        for (auto& b : packed) b = static_cast<std::uint8_t>(g.integer(0, 255));
+        std::vector<float> absmax(static_cast<std::size_t>(n * k / block));
+        for (auto& a : absmax) a = g.uniform(0.f, 2.f);
+        std::vector<float> w(static_cast<std::size_t>(n * k)), x(static_cast<std::size_t>(m * (k + 3)));
+        lowbit::kernels::dequantize_float4(kernel_path::scalar, packed.data(), n * k, table, absmax.data(), block, w.data());
+        for (auto& v : x) v = g.normal();
+        std::vector<float> y(static_cast<std::size_t>(m * (n + 1)), 5.0f);
+        lowbit::kernels::float4_gemv(GetParam(), packed.data(), absmax.data(), n, k, block, table, x.data(), m, k + 3, y.data(), n + 1);
+        for (index_t r = 0; r < m; ++r) {
+          for (index_t c = 0; c < n; ++c) {
+            double want = 0, mag = 0;
+            for (index_t i = 0; i < k; ++i) {
+              const double p = static_cast<double>(x[static_cast<std::size_t>(r * (k + 3) + i)]) * w[static_cast<std::size_t>(c * k + i)];
+              want += p;
+              mag += std::fabs(p);
+            }
+            ASSERT_NEAR(y[static_cast<std::size_t>(r * (n + 1) + c)], want, 1e-5 * mag + 1e-6)
+                << "block " << block << " k " << k << " m " << m << " row " << r << " col " << c;
+          }
+          EXPECT_EQ(y[static_cast<std::size_t>(r * (n + 1) + n)], 5.0f) << "wrote past its row";
+        }
       }
     }
   }

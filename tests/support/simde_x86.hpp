@@ -129,6 +129,16 @@ static inline simde__m512d _mm512_cvtps_pd(simde__m256 a) {
   return simde__m512d_from_private(r_);
 }
 
+// _mm512_reduce_add_ps: the sum of the 16 lanes (as a tree, as GCC's and clang's versions add).
+static inline float _mm512_reduce_add_ps(simde__m512 a) {
+  simde__m512_private a_ = simde__m512_to_private(a);
+  float v[16];
+  for (int i = 0; i < 16; ++i) v[i] = a_.f32[i];
+  for (int h = 8; h >= 1; h /= 2)
+    for (int i = 0; i < h; ++i) v[i] += v[i + h];
+  return v[0];
+}
+
 #ifndef _MM_FROUND_NO_EXC
 #define _MM_FROUND_NO_EXC SIMDE_MM_FROUND_NO_EXC
 #endif

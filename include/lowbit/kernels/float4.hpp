@@ -8,10 +8,16 @@
 //   avx2        8 codes per step: two vpermps over the table's halves, blended on bit 3
 //   avx512      16 codes per step: one vpermps over the whole 16-entry table
 //   neondot     16 codes per step: vqtbl4q_u8 over the table's 64 bytes (4 bytes per entry)
+//
+// float4_gemv multiplies input rows by such weights without expanding them (AVX2 and AVX-512
+// kernels; other paths run the scalar loop).
 #pragma once
 
 #include <cstdint>
 #include <cstring>
+#include <memory>
+#include <type_traits>
+#include <vector>
 
 #include "lowbit/config.hpp"
 #include "lowbit/kernels/x86.hpp"
@@ -32,6 +38,25 @@ inline void dequantize_float4(const std::uint8_t* packed, index_t n, const float
     const std::uint8_t byte = packed[i / 2];
     const unsigned code = (i % 2 == 0) ? (byte >> 4) : (byte & 0x0Fu);
     out[i] = table[code] * absmax[i / block];
+  }
+}
+
+/// y[m * ldy + n] = sum_k x[m * ldx + k] * (table[code(n, k)] * absmax[(n * K + k) / block]) for
+/// n < N, m < M: the product with NF4 / FP4 weights [N, K] without expanding them. Requires
+/// K % block == 0 and block % 16 == 0. The float sums run in each path's own order (not
+/// bit-identical across paths; tests bound the difference).
+inline void float4_gemv(const std::uint8_t* packed, const float* absmax, index_t N, index_t K, index_t block,
+                        const float* table, const float* x, index_t M, index_t ldx, float* y, index_t ldy) noexcept {
+  for (index_t n = 0; n < N; ++n) {
+    for (index_t m = 0; m < M; ++m) {
+      float acc = 0.0f;
+      for (index_t k = 0; k < K; ++k) {
+        const index_t i = n * K + k;
+        const std::uint8_t byte = packed[i / 2];
+        acc += x[m * ldx + k] * (table[(i % 2 == 0) ? (byte >> 4) : (byte & 0x0F)] * absmax[i / block]);
+      }
+      y[m * ldy + n] = acc;
+    }
   }
 }
 
@@ -69,6 +94,45 @@ LOWBIT_TARGET_AVX2 inline void dequantize_float4(const std::uint8_t* packed, ind
   }
 }
 
+/// scalar::float4_gemv's contract. Eight codes per step: their 4 bytes broadcast to every lane and
+/// shifted per lane (vpsrlvd) so that each lane's low nibble is its code, in element order; the
+/// table (scaled by the block's absmax) looked up by two vpermps blended on bit 3.
+LOWBIT_TARGET_AVX2 inline void float4_gemv(const std::uint8_t* packed, const float* absmax, index_t N, index_t K,
+                                           index_t block, const float* table, const float* x, index_t M, index_t ldx,
+                                           float* y, index_t ldy) noexcept {
+  const __m256i shifts = _mm256_setr_epi32(4, 0, 12, 8, 20, 16, 28, 24);
+  const __m256 t_lo = _mm256_loadu_ps(table), t_hi = _mm256_loadu_ps(table + 8);
+  for (index_t m0 = 0; m0 < M; m0 += 4) {
+    const index_t mm = M - m0 < 4 ? M - m0 : 4;
+    for (index_t n = 0; n < N; ++n) {
+      // Two accumulators per row (8 codes each, in turn): independent FMA chains.
+      __m256 acc[4][2];
+      for (auto& a : acc) a[0] = a[1] = _mm256_setzero_ps();
+      const std::uint8_t* row = packed + n * K / 2;
+      const float* scale = absmax + n * K / block;
+      for (index_t b = 0; b < K; b += block) {
+        const __m256 s = _mm256_set1_ps(scale[b / block]);
+        const __m256 lo = _mm256_mul_ps(t_lo, s), hi = _mm256_mul_ps(t_hi, s);
+        for (index_t k = b; k < b + block; k += 8) {
+          std::uint32_t four;
+          std::memcpy(&four, row + k / 2, sizeof four);
+          const __m256i idx = _mm256_srlv_epi32(_mm256_set1_epi32(static_cast<int>(four)), shifts);
+          const __m256 v = _mm256_blendv_ps(_mm256_permutevar8x32_ps(lo, idx), _mm256_permutevar8x32_ps(hi, idx),
+                                            _mm256_castsi256_ps(_mm256_slli_epi32(idx, 28)));
+          const int j = static_cast<int>((k / 8) & 1);
+          for (index_t m = 0; m < mm; ++m) acc[m][j] = _mm256_fmadd_ps(v, _mm256_loadu_ps(x + (m0 + m) * ldx + k), acc[m][j]);
+        }
+      }
+      for (index_t m = 0; m < mm; ++m) {
+        const __m256 a = _mm256_add_ps(acc[m][0], acc[m][1]);
+        const __m128 h = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
+        const __m128 h2 = _mm_add_ps(h, _mm_movehl_ps(h, h));
+        y[(m0 + m) * ldy + n] = _mm_cvtss_f32(_mm_add_ss(h2, _mm_movehdup_ps(h2)));
+      }
+    }
+  }
+}
+
 }  // namespace avx2
 
 LOWBIT_AVX512_DIAGNOSTICS_BEGIN
@@ -94,6 +158,69 @@ LOWBIT_TARGET_AVX512 inline void dequantize_float4(const std::uint8_t* packed, i
     for (; i < end; ++i) {
       const std::uint8_t byte = packed[i / 2];
       out[i] = table[(i % 2 == 0) ? (byte >> 4) : (byte & 0x0F)] * absmax[b0 / block];
+    }
+  }
+}
+
+// MM input rows (1 .. 4, a template argument so that the accumulators stay in registers) times
+// the weight rows [0, N); xp: the MM rows rearranged (see float4_gemv).
+template <int MM>
+LOWBIT_TARGET_AVX512 inline void float4_gemv_rows(const std::uint8_t* packed, const float* absmax, index_t N, index_t K,
+                                                  index_t block, __m512 tab, const float* xp, float* y, index_t ldy) noexcept {
+  const __m512i shifts = _mm512_setr_epi64(4, 0, 12, 8, 20, 16, 28, 24);
+  for (index_t n = 0; n < N; ++n) {
+    // Four accumulators per row (16 codes each, in turn): independent FMA chains.
+    __m512 acc[MM][4];
+    for (int m = 0; m < MM; ++m)
+      for (int j = 0; j < 4; ++j) acc[m][j] = _mm512_setzero_ps();
+    const std::uint8_t* row = packed + n * K / 2;
+    const float* scale = absmax + n * K / block;
+// One step: 16 codes at k into accumulator j of every row (a macro: a lambda would not carry the
+// function's target attribute). The codes' 8 bytes are broadcast from memory (a load, not a shuffle).
+#define LOWBIT_FLOAT4_STEP(k, j)                                                                               \
+  do {                                                                                                         \
+    const __m512i eight = _mm512_broadcastq_epi64(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(row + (k) / 2))); \
+    const __m512 v = _mm512_permutexvar_ps(_mm512_srlv_epi64(eight, shifts), t);                               \
+    for (int m = 0; m < MM; ++m) acc[m][j] = _mm512_fmadd_ps(v, _mm512_loadu_ps(xp + m * K + (k)), acc[m][j]); \
+  } while (0)
+    for (index_t b = 0; b < K; b += block) {
+      const __m512 t = _mm512_mul_ps(tab, _mm512_set1_ps(scale[b / block]));
+      index_t k = b;
+      for (; k + 64 <= b + block; k += 64) {
+        LOWBIT_FLOAT4_STEP(k, 0);
+        LOWBIT_FLOAT4_STEP(k + 16, 1);
+        LOWBIT_FLOAT4_STEP(k + 32, 2);
+        LOWBIT_FLOAT4_STEP(k + 48, 3);
+      }
+      for (; k < b + block; k += 16) LOWBIT_FLOAT4_STEP(k, 0);
+    }
+#undef LOWBIT_FLOAT4_STEP
+    for (int m = 0; m < MM; ++m)
+      y[m * ldy + n] = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(acc[m][0], acc[m][1]), _mm512_add_ps(acc[m][2], acc[m][3])));
+  }
+}
+
+/// scalar::float4_gemv's contract. Sixteen codes per step: their 8 bytes broadcast to every qword
+/// and shifted per qword (vpsrlvq) so that each dword lane's low nibble is a code (vpermps reads
+/// only those 4 bits): lane 2q holds element q of the 16, lane 2q + 1 element q + 8. The inputs
+/// are rearranged to that order once per call.
+LOWBIT_TARGET_AVX512 inline void float4_gemv(const std::uint8_t* packed, const float* absmax, index_t N, index_t K,
+                                             index_t block, const float* table, const float* x, index_t M, index_t ldx,
+                                             float* y, index_t ldy) noexcept {
+  const __m512i order = _mm512_setr_epi32(0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15);
+  const __m512 tab = _mm512_loadu_ps(table);
+  const std::unique_ptr<float[]> xp(new float[static_cast<std::size_t>(4 * K)]);  // written before read
+  for (index_t m0 = 0; m0 < M; m0 += 4) {
+    const index_t mm = M - m0 < 4 ? M - m0 : 4;
+    for (index_t m = 0; m < mm; ++m)
+      for (index_t k = 0; k < K; k += 16)
+        _mm512_storeu_ps(xp.get() + m * K + k, _mm512_permutexvar_ps(order, _mm512_loadu_ps(x + (m0 + m) * ldx + k)));
+    float* yr = y + m0 * ldy;
+    switch (mm) {
+      case 1: float4_gemv_rows<1>(packed, absmax, N, K, block, tab, xp.get(), yr, ldy); break;
+      case 2: float4_gemv_rows<2>(packed, absmax, N, K, block, tab, xp.get(), yr, ldy); break;
+      case 3: float4_gemv_rows<3>(packed, absmax, N, K, block, tab, xp.get(), yr, ldy); break;
+      default: float4_gemv_rows<4>(packed, absmax, N, K, block, tab, xp.get(), yr, ldy); break;
     }
   }
 }
@@ -164,6 +291,32 @@ inline void dequantize_float4(paths::neondot, const std::uint8_t* packed, index_
   neondot::dequantize_float4(packed, n, table, absmax, block, out);
 }
 #endif
+
+inline void float4_gemv(paths::scalar, const std::uint8_t* packed, const float* absmax, index_t N, index_t K, index_t block,
+                        const float* table, const float* x, index_t M, index_t ldx, float* y, index_t ldy) noexcept {
+  scalar::float4_gemv(packed, absmax, N, K, block, table, x, M, ldx, y, ldy);
+}
+#if LOWBIT_HAVE_X86_PATHS
+inline void float4_gemv(paths::avx2, const std::uint8_t* packed, const float* absmax, index_t N, index_t K, index_t block,
+                        const float* table, const float* x, index_t M, index_t ldx, float* y, index_t ldy) noexcept {
+  avx2::float4_gemv(packed, absmax, N, K, block, table, x, M, ldx, y, ldy);
+}
+inline void float4_gemv(paths::avx512, const std::uint8_t* packed, const float* absmax, index_t N, index_t K, index_t block,
+                        const float* table, const float* x, index_t M, index_t ldx, float* y, index_t ldy) noexcept {
+  avx512::float4_gemv(packed, absmax, N, K, block, table, x, M, ldx, y, ldy);
+}
+#endif
+
+/// True when path p has a vector float4_gemv (the others run the scalar loop).
+inline bool has_float4_gemv(kernel_path p) noexcept {
+  return dispatch(p, [](auto tag) { return std::is_base_of_v<paths::avx2, decltype(tag)>; });
+}
+
+/// The product of M input rows with NF4 / FP4 weights [N, K] (scalar::float4_gemv's contract).
+inline void float4_gemv(kernel_path p, const std::uint8_t* packed, const float* absmax, index_t N, index_t K, index_t block,
+                        const float* table, const float* x, index_t M, index_t ldx, float* y, index_t ldy) noexcept {
+  dispatch(p, [&](auto tag) { float4_gemv(tag, packed, absmax, N, K, block, table, x, M, ldx, y, ldy); });
+}
 
 /// out[i] = table[code i] * absmax[i / block] for n codes (see the file comment), on path p.
 inline void dequantize_float4(kernel_path p, const std::uint8_t* packed, index_t n, const float* table,

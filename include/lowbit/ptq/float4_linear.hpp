@@ -3,9 +3,11 @@
 // QLoRA's storage format for inference: W [out, in] held as a float4_tensor (4 bits per weight
 // plus a float absmax per block of 64, or 8 bits per block with double quantization: 4.5 or about
 // 4.13 bits per weight), activations in float. NF4 values are not integers, so the product runs in
-// float: forward() dequantizes a panel of output rows at a time into a buffer that stays in cache
-// (table lookup on the context's kernel path) and multiplies it with Eigen, panel by panel across
-// the context's threads. The weights are never expanded whole.
+// float. Batches of up to 16 rows on the AVX2 / AVX-512 paths are multiplied straight from the
+// codes (kernels::float4_gemv: table lookup and FMA in registers, when in_features is a multiple
+// of the block and the block of 16); otherwise forward() dequantizes a panel of output rows at a
+// time into a buffer that stays in cache and multiplies it with Eigen, panel by panel across the
+// context's threads. The weights are never expanded whole.
 //
 //   lowbit::float4_linear layer(W, lowbit::float4_kind::nf4, {}, b);   // W: Eigen [out, in]
 //   row_matrix y = layer.forward(x);                                     // x: [batch, in]
@@ -86,8 +88,18 @@ class float4_linear {
     row_matrix y(xin.rows(), out_features());
     if (xin.rows() == 0) return y;
     const index_t n = out_features(), k = in_features();
-    const index_t panels = (n + panel_ - 1) / panel_;
     const context one = ctx.with_threads(1);
+    if (xin.rows() <= fused_rows && k % w_.block() == 0 && w_.block() % 16 == 0 && kernels::has_float4_gemv(ctx.path)) {
+      // Few rows: the product straight from the codes (kernels::float4_gemv), output rows split
+      // across the threads.
+      const index_t chunk = 256, chunks = (n + chunk - 1) / chunk;
+      ctx.run(chunks, [&](index_t c) {
+        const index_t r0 = c * chunk, rows = std::min(chunk, n - r0);
+        kernels::float4_gemv(one.path, w_.packed().data() + r0 * k / 2, w_.absmax().data() + r0 * k / w_.block(), rows, k,
+                             w_.block(), float4_table(w_.kind()), xin.data(), xin.rows(), k, y.data() + r0, n);
+      });
+    } else {
+    const index_t panels = (n + panel_ - 1) / panel_;
     ctx.run(panels, [&](index_t p) {
       const index_t r0 = p * panel_, rows = std::min(panel_, n - r0);
       row_matrix wp(rows, k);
@@ -96,6 +108,7 @@ class float4_linear {
                                  w_.absmax().data() + lo / w_.block(), w_.block(), wp.data());
       y.middleCols(r0, rows).noalias() = xin * wp.transpose();
     });
+    }
     const bool bias = stage.use_bias && !bias_.empty();
     for (index_t i = 0; i < y.rows(); ++i) {
       for (index_t j = 0; j < n; ++j) {
@@ -107,6 +120,8 @@ class float4_linear {
   }
 
  private:
+  static constexpr index_t fused_rows = 16;  // batches up to this size skip the expansion
+
   float4_tensor w_;
   std::vector<float> bias_;
   index_t panel_ = 1;
