@@ -72,7 +72,9 @@ void check_golden(const lowbit_test::golden_file& gf, const config& c, const Q& 
     ASSERT_EQ(t.params().scale.size(), scale.size());
     for (std::size_t s = 0; s < scale.size(); ++s) {
       EXPECT_NEAR(t.params().scale[s], scale[s], 1e-6 * scale[s]) << "slot " << s;
-      if (t.is_affine()) EXPECT_EQ(t.params().zero_point[s], zp[s]) << "slot " << s;
+      if (t.is_affine()) {
+        EXPECT_EQ(t.params().zero_point[s], zp[s]) << "slot " << s;
+      }
     }
     // lowbit's output error is no larger than the reference's (stored as float32), and both are
     // well below round-to-nearest's.
