@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <sstream>
+#include <string>
 #include <vector>
 
 #include "lowbit/lowbit.hpp"
@@ -82,6 +84,46 @@ TEST(readme, sub_byte_snippet_compiles_and_runs) {
   EXPECT_EQ(f.bits_per_weight, 4.5);
   ASSERT_EQ(same.size(), blocks.size());
   EXPECT_EQ(std::memcmp(same.data(), blocks.data(), blocks.size() * sizeof(ggml::block_q4_0)), 0);
+}
+
+TEST(readme, weight_algorithms_snippet_compiles_and_runs) {
+  lowbit_test::rng g(9);
+  const lowbit::index_t in_features = 256;
+  const lowbit::row_matrix W = g.normal_matrix(32, in_features, 0.05f), W1 = W, W2 = g.normal_matrix(16, in_features, 0.05f);
+  const std::vector<lowbit::row_matrix> calibration_inputs = {g.normal_matrix(64, in_features), g.normal_matrix(64, in_features)};
+  lowbit::hessian_observer h1(in_features), h2(in_features);
+  h1.observe(calibration_inputs[0]);
+  h2.observe(calibration_inputs[1]);
+  {
+    using namespace lowbit;
+    // --- from README.md ---
+    hessian_observer h(in_features);                     // a layer's inputs: 2/n X^T X, mean |X_j|, max |X_j|
+    for (const auto& batch : calibration_inputs) h.observe(batch);
+    quantizer<int4, symmetric, per_group> q4(per_group(1, 128));
+
+    gptq_options o;  o.act_order = true;  o.static_groups = true;
+    quantized_tensor<int4> wq = gptq(q4, W, h, o);      // GPTQ; codes in W's column order
+    double err = output_error(h, W, wq.dequantize());    // mean squared output error on the calibration inputs
+
+    auto a = awq(q4, W, h);                              // AWQ: a.weights = Q(W diag(s)); divide the inputs by a.scales
+    Eigen::VectorXf s = smoothquant_scales(h, W);        // SmoothQuant (alpha 0.5): smooth_weights(W, s), smooth_inputs(X, s)
+
+    float4_options f;  f.double_quant = true;
+    float4_tensor nf4 = float4_tensor::quantize(W, float4_kind::nf4, f);   // bitsandbytes' NF4 bytes, block 64
+    float4_linear fc(W, float4_kind::nf4);              // NF4 weights, float compute
+
+    precision_plan plan = plan_precision({{"fc1", W1, h1}, {"fc2", W2, h2}}, 3.0);  // 3 bits per weight
+    std::string table = plan.table();                    // Markdown: per layer the choice and every option's output SQNR
+    // --- end ---
+    const double rtn = output_error(h, W, q4.quantize(W).dequantize());
+    EXPECT_LT(err, rtn);
+    EXPECT_LE(a.error, a.errors[0]);
+    EXPECT_EQ(s.size(), in_features);
+    EXPECT_TRUE(nf4.double_quantized());
+    EXPECT_EQ(fc.out_features(), 32);
+    EXPECT_LE(plan.bits_per_weight(), 3.0);
+    EXPECT_NE(table.find("fc2"), std::string::npos);
+  }
 }
 
 }  // namespace

@@ -3,7 +3,7 @@
 // QLoRA's storage format for inference: W [out, in] held as a float4_tensor (4 bits per weight
 // plus a float absmax per block of 64, or 8 bits per block with double quantization: 4.5 or about
 // 4.13 bits per weight), activations in float. NF4 values are not integers, so the product runs in
-// float. Batches of up to 16 rows on the AVX2 / AVX-512 paths are multiplied straight from the
+// float. Batches of up to 64 rows on the AVX2 / AVX-512 paths are multiplied straight from the
 // codes (kernels::float4_gemv: table lookup and FMA in registers, when in_features is a multiple
 // of the block and the block of 16); otherwise forward() dequantizes a panel of output rows at a
 // time into a buffer that stays in cache and multiplies it with Eigen, panel by panel across the
@@ -120,7 +120,7 @@ class float4_linear {
   }
 
  private:
-  static constexpr index_t fused_rows = 16;  // batches up to this size skip the expansion
+  static constexpr index_t fused_rows = 64;  // batches up to this size skip the expansion
 
   float4_tensor w_;
   std::vector<float> bias_;
