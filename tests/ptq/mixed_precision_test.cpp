@@ -22,11 +22,13 @@ TEST(mixed_precision, bits_per_weight_counts_scales_and_zero_points) {
   EXPECT_DOUBLE_EQ((weight_choice{"int4 g32 sym", 4, 32, false}.bits_per_weight(4096)), 4.5);
   EXPECT_DOUBLE_EQ((weight_choice{"int8 pc", 8, 0, false}.bits_per_weight(1000)), 8.0 + 16.0 / 1000);
   EXPECT_DOUBLE_EQ((weight_choice{"g128 on 64 inputs", 2, 128, true}.bits_per_weight(64)), 2.0 + 24.0 / 64);
+  // A group that does not divide the inputs: ceil(100 / 32) = 4 groups per row.
+  EXPECT_DOUBLE_EQ((weight_choice{"int4 g32", 4, 32, true}.bits_per_weight(100)), 4.0 + 4 * 24.0 / 100);
   EXPECT_THROW((void)quantize_with(weight_choice{"int3", 3, 32, true}, row_matrix::Ones(2, 32)), lowbit::error);
 }
 
 struct model {
-  std::vector<row_matrix> w;
+  std::vector<row_matrix> w, x;
   std::vector<hessian_observer> h;
 };
 
@@ -43,6 +45,7 @@ model make_model(lowbit_test::rng& g) {
     hessian_observer h(k);
     h.observe(x);
     m.w.push_back(w);
+    m.x.push_back(x);
     m.h.push_back(std::move(h));
   }
   return m;
@@ -58,14 +61,21 @@ TEST(mixed_precision, meets_the_budget_and_gives_the_sensitive_layer_more_bits) 
     const precision_plan plan = plan_precision(layers, budget);
     EXPECT_LE(plan.bits_per_weight(), budget + 1e-9);
     ASSERT_EQ(plan.layers.size(), 3u);
-    // The predicted SQNR is the output error measured directly.
+    // The predicted SQNR is the layer's output SQNR measured directly on its inputs, with the
+    // weights quantized by an ordinary quantizer of the chosen kind.
     for (int l = 0; l < 3; ++l) {
-      const layer_precision& lp = plan.layers[static_cast<std::size_t>(l)];
-      const row_matrix q = quantize_with(lp.choice(), m.w[static_cast<std::size_t>(l)]);
-      const double noise = output_error(m.h[static_cast<std::size_t>(l)], m.w[static_cast<std::size_t>(l)], q);
-      const double signal =
-          output_error(m.h[static_cast<std::size_t>(l)], m.w[static_cast<std::size_t>(l)], row_matrix::Zero(64, 128));
-      EXPECT_NEAR(lp.sqnr_db[lp.chosen], 10 * std::log10(signal / noise), 1e-6);
+      const auto L = static_cast<std::size_t>(l);
+      const layer_precision& lp = plan.layers[L];
+      const weight_choice& c = lp.choice();
+      row_matrix q;
+      if (c.bits == 8) q = quantizer<int8, symmetric, per_channel>(per_channel(0)).quantize(m.w[L]).dequantize();
+      else if (c.bits == 4 && c.group > 0) q = quantizer<uint4, affine, per_group>(per_group(1, c.group)).quantize(m.w[L]).dequantize();
+      else if (c.bits == 4) q = quantizer<int4, symmetric, per_channel>(per_channel(0)).quantize(m.w[L]).dequantize();
+      else if (c.group > 0) q = quantizer<uint2, affine, per_group>(per_group(1, c.group)).quantize(m.w[L]).dequantize();
+      else q = quantizer<uint2, affine, per_channel>(per_channel(0)).quantize(m.w[L]).dequantize();
+      const Eigen::MatrixXd y = m.x[L].cast<double>() * m.w[L].cast<double>().transpose();
+      const Eigen::MatrixXd e = y - m.x[L].cast<double>() * q.cast<double>().transpose();
+      EXPECT_NEAR(lp.sqnr_db[lp.chosen], 10 * std::log10(y.squaredNorm() / e.squaredNorm()), 1e-3) << c.name;
     }
     // More bits never go to a layer at the others' expense in the wrong direction: the sensitive
     // layer (fc1) has at least the bits of every other layer.
@@ -111,6 +121,7 @@ TEST(mixed_precision, bad_input_is_a_clear_error) {
   std::string msg = lowbit_test::error_of([&] { (void)plan_precision(one, 1.0); });
   EXPECT_TRUE(lowbit_test::contains(msg, "above the budget")) << msg;
   EXPECT_THROW((void)plan_precision({}, 4.0), lowbit::error);
+  EXPECT_THROW((void)plan_precision(one, 9.0, std::vector<weight_choice>(257, weight_choice{"int8", 8, 0, false})), lowbit::error);
   EXPECT_THROW((void)plan_precision(one, -1.0), lowbit::error);
   const std::vector<planned_layer> bad{{"fc", g.normal_matrix(4, 15), h}};
   msg = lowbit_test::error_of([&] { (void)plan_precision(bad, 4.0); });

@@ -144,7 +144,9 @@ class float4_layer : public lowbit_test::path_test {};
 
 TEST_P(float4_layer, is_the_product_with_the_dequantized_weights) {
   lowbit_test::rng g(123);
-  for (const auto& [out, in] : {std::pair<index_t, index_t>{48, 784}, {10, 128}, {300, 96}, {1, 2}}) {
+  // Shapes that take the fused path (in a multiple of 64) and the panels, with several chunks or
+  // panels (600 x 128: three 256-row chunks; 2000 x 784: 13 panels of 164 rows) and with one.
+  for (const auto& [out, in] : {std::pair<index_t, index_t>{48, 784}, {10, 128}, {300, 96}, {1, 2}, {600, 128}, {2000, 784}}) {
     SCOPED_TRACE(std::to_string(out) + " x " + std::to_string(in));
     const row_matrix w = g.normal_matrix(out, in, 0.05f);
     Eigen::RowVectorXf b(out);
@@ -158,7 +160,9 @@ TEST_P(float4_layer, is_the_product_with_the_dequantized_weights) {
     EXPECT_LT((y - want).cwiseAbs().maxCoeff(), 1e-4f * (1.0f + want.cwiseAbs().maxCoeff()));
     const row_matrix yr = layer.forward(x, output_float{}.relu(), context().with_path(GetParam()).with_threads(2));
     EXPECT_LT((yr - want.cwiseMax(0.0f)).cwiseAbs().maxCoeff(), 1e-4f * (1.0f + want.cwiseAbs().maxCoeff()));
-    EXPECT_NEAR(layer.footprint().bits_per_weight, layer.weights().bits_per_weight(), 1e-12);
+    const index_t blocks = (out * in + 63) / 64;
+    EXPECT_EQ(layer.footprint().bytes, (out * in + 1) / 2 + 4 * blocks + 4 * out);  // codes, absmax, bias
+    EXPECT_EQ(layer.footprint().float_bytes, 4 * (out * in + out));
   }
 }
 

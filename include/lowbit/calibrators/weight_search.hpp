@@ -79,8 +79,8 @@ struct weight_search {
       // Zero or subnormal values: every candidate gets the smallest scale and the same codes.
       const float amax = std::max(-xmin, xmax);
       if (!(amax >= std::numeric_limits<float>::min())) return;
-      // Errors are at most about 2 amax < 2^(e + 1): scaled by 2^(2 - e) they lie in [0, 8), so
-      // their powers stay normal floats (the kernel's contract).
+      // Errors are at most amax < 2^e (clipped values lose at most their own magnitude, others
+      // half a step): scaled by 2^(2 - e) they lie in [0, 4), the kernel's contract.
       int e = 0;
       (void)std::frexp(amax, &e);
       const float ref = std::ldexp(1.0f, 2 - e);

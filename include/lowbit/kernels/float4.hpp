@@ -46,7 +46,7 @@ inline void dequantize_float4(const std::uint8_t* packed, index_t n, const float
 /// K % block == 0 and block % 16 == 0. The float sums run in each path's own order (not
 /// bit-identical across paths; tests bound the difference).
 inline void float4_gemv(const std::uint8_t* packed, const float* absmax, index_t N, index_t K, index_t block,
-                        const float* table, const float* x, index_t M, index_t ldx, float* y, index_t ldy) noexcept {
+                        const float* table, const float* x, index_t M, index_t ldx, float* y, index_t ldy) {
   for (index_t n = 0; n < N; ++n) {
     for (index_t m = 0; m < M; ++m) {
       float acc = 0.0f;
@@ -99,7 +99,7 @@ LOWBIT_TARGET_AVX2 inline void dequantize_float4(const std::uint8_t* packed, ind
 /// table (scaled by the block's absmax) looked up by two vpermps blended on bit 3.
 LOWBIT_TARGET_AVX2 inline void float4_gemv(const std::uint8_t* packed, const float* absmax, index_t N, index_t K,
                                            index_t block, const float* table, const float* x, index_t M, index_t ldx,
-                                           float* y, index_t ldy) noexcept {
+                                           float* y, index_t ldy) {
   const __m256i shifts = _mm256_setr_epi32(4, 0, 12, 8, 20, 16, 28, 24);
   const __m256 t_lo = _mm256_loadu_ps(table), t_hi = _mm256_loadu_ps(table + 8);
   for (index_t m0 = 0; m0 < M; m0 += 4) {
@@ -206,7 +206,7 @@ LOWBIT_TARGET_AVX512 inline void float4_gemv_rows(const std::uint8_t* packed, co
 /// are rearranged to that order once per call.
 LOWBIT_TARGET_AVX512 inline void float4_gemv(const std::uint8_t* packed, const float* absmax, index_t N, index_t K,
                                              index_t block, const float* table, const float* x, index_t M, index_t ldx,
-                                             float* y, index_t ldy) noexcept {
+                                             float* y, index_t ldy) {
   const __m512i order = _mm512_setr_epi32(0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15);
   const __m512 tab = _mm512_loadu_ps(table);
   const std::unique_ptr<float[]> xp(new float[static_cast<std::size_t>(4 * K)]);  // written before read
@@ -293,16 +293,16 @@ inline void dequantize_float4(paths::neondot, const std::uint8_t* packed, index_
 #endif
 
 inline void float4_gemv(paths::scalar, const std::uint8_t* packed, const float* absmax, index_t N, index_t K, index_t block,
-                        const float* table, const float* x, index_t M, index_t ldx, float* y, index_t ldy) noexcept {
+                        const float* table, const float* x, index_t M, index_t ldx, float* y, index_t ldy) {
   scalar::float4_gemv(packed, absmax, N, K, block, table, x, M, ldx, y, ldy);
 }
 #if LOWBIT_HAVE_X86_PATHS
 inline void float4_gemv(paths::avx2, const std::uint8_t* packed, const float* absmax, index_t N, index_t K, index_t block,
-                        const float* table, const float* x, index_t M, index_t ldx, float* y, index_t ldy) noexcept {
+                        const float* table, const float* x, index_t M, index_t ldx, float* y, index_t ldy) {
   avx2::float4_gemv(packed, absmax, N, K, block, table, x, M, ldx, y, ldy);
 }
 inline void float4_gemv(paths::avx512, const std::uint8_t* packed, const float* absmax, index_t N, index_t K, index_t block,
-                        const float* table, const float* x, index_t M, index_t ldx, float* y, index_t ldy) noexcept {
+                        const float* table, const float* x, index_t M, index_t ldx, float* y, index_t ldy) {
   avx512::float4_gemv(packed, absmax, N, K, block, table, x, M, ldx, y, ldy);
 }
 #endif
@@ -314,7 +314,7 @@ inline bool has_float4_gemv(kernel_path p) noexcept {
 
 /// The product of M input rows with NF4 / FP4 weights [N, K] (scalar::float4_gemv's contract).
 inline void float4_gemv(kernel_path p, const std::uint8_t* packed, const float* absmax, index_t N, index_t K, index_t block,
-                        const float* table, const float* x, index_t M, index_t ldx, float* y, index_t ldy) noexcept {
+                        const float* table, const float* x, index_t M, index_t ldx, float* y, index_t ldy) {
   dispatch(p, [&](auto tag) { float4_gemv(tag, packed, absmax, N, K, block, table, x, M, ldx, y, ldy); });
 }
 

@@ -88,6 +88,8 @@ awq_result<typename Quantizer::format> awq(const Quantizer& q, const Eigen::Dens
       best.weights = std::move(t);
     }
   }
+  if (!std::isfinite(best.error))
+    detail::fail("awq: no alpha gave a finite output error (weights or inputs too large for float)");
   return best;
 }
 

@@ -48,6 +48,10 @@ class hessian_observer {
     const Eigen::Map<const Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>> m(x, rows, k_);
     Eigen::MatrixXf g = Eigen::MatrixXf::Zero(k_, k_);
     g.selfadjointView<Eigen::Lower>().rankUpdate(m.transpose());
+    if (!g.allFinite()) {
+      detail::fail("hessian_observer: the batch's X^T X overflows float (inputs up to about 1.8e19 in magnitude are "
+                   "representable); scale the calibration inputs down");
+    }
     sum_.triangularView<Eigen::Lower>() += g.cast<double>();
     abs_sum_ += m.cwiseAbs().colwise().sum().transpose().cast<double>();
     abs_max_ = abs_max_.cwiseMax(m.cwiseAbs().colwise().maxCoeff().transpose());

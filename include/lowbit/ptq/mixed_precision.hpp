@@ -54,10 +54,12 @@ struct weight_choice {
   bool affine = false;
 
   /// Bits per weight for `in_features` inputs: codes, an fp16 scale per group and a byte zero
-  /// point per affine group (as packed_lowbit_weights stores them).
+  /// point per affine group, with ceil(in / group) groups per row (a short last group when the
+  /// group does not divide the inputs), as packed_lowbit_weights stores them.
   double bits_per_weight(index_t in_features) const {
-    const double g = static_cast<double>(group > 0 ? std::min(group, in_features) : in_features);
-    return bits + (16.0 + (affine ? 8.0 : 0.0)) / g;
+    const index_t g = group > 0 ? std::min(group, in_features) : in_features;
+    const auto groups = static_cast<double>((in_features + g - 1) / g);
+    return bits + groups * (16.0 + (affine ? 8.0 : 0.0)) / static_cast<double>(in_features);
   }
 };
 
@@ -133,8 +135,9 @@ struct precision_plan {
     out += "\n";
     char buf[128];
     for (const auto& l : layers) {
-      std::snprintf(buf, sizeof buf, "| %s | %lld | %s | %.3f | %.1f |", l.name.c_str(), static_cast<long long>(l.weights),
-                    l.choice().name.c_str(), l.bits[l.chosen], l.sqnr_db[l.chosen]);
+      std::snprintf(buf, sizeof buf, " | %lld | ", static_cast<long long>(l.weights));
+      out += "| " + l.name + buf + l.choice().name;
+      std::snprintf(buf, sizeof buf, " | %.3f | %.1f |", l.bits[l.chosen], l.sqnr_db[l.chosen]);
       out += buf;
       for (double s : l.sqnr_db) {
         std::snprintf(buf, sizeof buf, " %.1f |", s);
@@ -154,6 +157,7 @@ inline precision_plan plan_precision(const std::vector<planned_layer>& layers, d
                                      const std::vector<weight_choice>& options = default_weight_choices()) {
   if (layers.empty()) detail::fail("plan_precision: no layers");
   if (options.empty()) detail::fail("plan_precision: no weight choices");
+  if (options.size() > 256) detail::fail("plan_precision: at most 256 weight choices, got ", options.size());
   if (!(budget_bits_per_weight > 0)) detail::fail("plan_precision: budget ", budget_bits_per_weight, " bits per weight is not positive");
   precision_plan plan;
   plan.budget = budget_bits_per_weight;

@@ -13,10 +13,11 @@
 //
 // Codes are packed two per byte, element 2j in the high nibble, 2j + 1 in the low nibble
 // (bitsandbytes' order; the opposite of ONNX's int4 and of quantized_tensor). A short last block
-// holds the remaining elements; for an odd count the last low nibble is the code of 0.0. An
-// all-zero block has absmax 0: bitsandbytes' 1 / 0 * 0 is NaN, which both pivot trees send to
-// code 0 (NF4's -1, FP4's +0), and lowbit does the same, so the bytes match; its values
-// dequantize to (signed) zero.
+// holds the remaining elements; for an odd count the last low nibble is the code of 0.0 * r (as
+// bitsandbytes pads). An all-zero block has absmax 0: bitsandbytes' 1 / 0 * 0 is NaN, which both
+// pivot trees send to code 0 (NF4's -1, FP4's +0), and lowbit does the same, so the bytes match;
+// its values dequantize to (signed) zero. A block whose absmax is subnormal has an infinite
+// reciprocal too: its zeros get code 0 and dequantize to -absmax (NF4), as in bitsandbytes.
 //
 // Double quantization (bitsandbytes' compress_statistics): offset = mean(absmax) (summed in
 // double, rounded to float), then absmax - offset is quantized to 8 bits block-wise (blocks of 256)
