@@ -51,6 +51,7 @@
 #include "lowbit/config.hpp"
 #include "lowbit/core/error.hpp"
 #include "lowbit/core/shape.hpp"
+#include "lowbit/detail/float_ops.hpp"
 #include "lowbit/kernels/float4.hpp"
 #include "lowbit/runtime/context.hpp"
 #include "lowbit/tensor/quantized_tensor.hpp"
@@ -201,11 +202,9 @@ struct float4_nested_absmax {
   std::vector<float> dequantize() const {
     std::vector<float> out(codes.size());
     for (std::size_t i = 0; i < codes.size(); ++i) {
-      // The product in double is exact, so its rounding to float is the float product; the
-      // conversion also keeps a compiler from fusing it with the add.
-      const auto prod = static_cast<float>(static_cast<double>(detail::dynamic_map[codes[i]]) *
-                                           scale[i / static_cast<std::size_t>(block)]);
-      out[i] = prod + offset;
+      // Two roundings: a compiler must not fuse them into one FMA (GCC does on AArch64, even
+      // through a double product narrowed to float), so the product is rounded by detail::mul.
+      out[i] = detail::mul(detail::dynamic_map[codes[i]], scale[i / static_cast<std::size_t>(block)]) + offset;
     }
     return out;
   }
