@@ -91,6 +91,8 @@
 #include "lowbit/calibrators/percentile.hpp"
 #include "lowbit/calibrators/weight_search.hpp"
 #include "lowbit/io/ggml_blocks.hpp"
+#include "lowbit/io/gguf.hpp"
+#include "lowbit/io/safetensors.hpp"
 #include "lowbit/ptq/awq.hpp"
 #include "lowbit/ptq/dynamic_linear.hpp"
 #include "lowbit/ptq/float4_linear.hpp"

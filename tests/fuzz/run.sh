@@ -8,7 +8,7 @@ seconds=${2:-15}
 here=$(cd "$(dirname "$0")" && pwd)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-for target in quantize observers gemm; do
+for target in quantize observers gemm safetensors gguf; do
   bin=$build/tests/fuzz/lowbit_fuzz_$target
   [ -x "$bin" ] || { echo "fuzz: $bin missing" >&2; exit 1; }
   cp -r "$here/corpus/$target" "$work/$target"
