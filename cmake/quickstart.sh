@@ -49,10 +49,11 @@ case "$mode" in
   install)
     prefix=${PREFIX:-/usr/local}
     cmake -S . -B build/install -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX="$prefix" \
-      -DLOWBIT_BUILD_TESTS=OFF -DLOWBIT_BUILD_BENCHMARKS=OFF -DLOWBIT_BUILD_EXAMPLES=OFF -DLOWBIT_INSTALL=ON >/dev/null
+      -DLOWBIT_BUILD_TESTS=OFF -DLOWBIT_BUILD_BENCHMARKS=OFF -DLOWBIT_BUILD_EXAMPLES=ON -DLOWBIT_INSTALL=ON >/dev/null
+    cmake --build build/install --target lowbit-quantize  # the command-line quantizer, installed beside the headers
     sudo=""
     [ -w "$prefix" ] || [ "$(id -u)" -eq 0 ] || sudo="sudo"
     $sudo cmake --install build/install
-    echo "quickstart: lowbit installed under $prefix (find_package(lowbit) finds it)"
+    echo "quickstart: lowbit installed under $prefix (find_package(lowbit) finds it; $prefix/bin/lowbit-quantize)"
     ;;
 esac

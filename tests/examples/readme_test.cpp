@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <filesystem>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -84,6 +85,50 @@ TEST(readme, sub_byte_snippet_compiles_and_runs) {
   EXPECT_EQ(f.bits_per_weight, 4.5);
   ASSERT_EQ(same.size(), blocks.size());
   EXPECT_EQ(std::memcmp(same.data(), blocks.data(), blocks.size() * sizeof(ggml::block_q4_0)), 0);
+}
+
+TEST(readme, files_snippet_compiles_and_runs) {
+  lowbit_test::rng r(9);
+  const auto cwd = std::filesystem::current_path();
+  std::filesystem::current_path(::testing::TempDir());  // the snippet's files, in a scratch directory
+  const lowbit::row_matrix W = r.normal_matrix(64, 96, 0.1f), w2 = r.normal_matrix(8, 32);
+  const std::vector<float> bias(64, 0.25f);
+  const lowbit::quantizer<lowbit::int8, lowbit::symmetric, lowbit::per_channel> q(lowbit::per_channel(0));
+  {
+    lowbit::safetensors::writer in;
+    in.add("fc1.weight", W);
+    in.save("model.safetensors");
+    lowbit::gguf::writer gin;
+    gin.add_q4_0("blk.0.ffn_up.weight", lowbit::ggml::from_q4_0(lowbit::ggml::quantize_q4_0(W).data(), 64, 96));
+    gin.save("model.gguf");
+  }
+
+  // --- from README.md ---
+  using namespace lowbit;
+  auto f = safetensors::file::open("model.safetensors");      // memory-mapped; the header checked first
+  row_matrix w = f.matrix("fc1.weight");                       // F32 / F16 / BF16 / I8 / U8, exact
+  auto view = f.f32_matrix("fc1.weight");                      // F32 in place, no copy
+
+  safetensors::writer out;
+  safetensors::add(out, "fc1.weight", pack_lowbit(w, quantizer<int4, symmetric, per_group>(per_group(1, 32))));
+  safetensors::add(out, "fc2.weight", q.quantize(w2));         // any quantized_tensor
+  out.add("fc1.bias", bias);
+  out.save("model-int4.safetensors");                          // written beside, then renamed
+  auto w4 = safetensors::read_packed<int4>(safetensors::file::open("model-int4.safetensors"), "fc1.weight");
+
+  auto g = gguf::file::open("model.gguf");                     // GGUF v3 (v2 read too)
+  packed_lowbit_weights<int4> q4 = g.read_q4_0("blk.0.ffn_up.weight");   // Q4_0 / Q4_1 / Q8_0, bit for bit
+  gguf::writer gw;  gw.set("general.architecture", "llama");  gw.add_q4_0("blk.0.ffn_up.weight", q4);
+  // --- end ---
+
+  EXPECT_EQ(w, W);
+  EXPECT_EQ(view, W);
+  EXPECT_EQ(w4.dequantize(), pack_lowbit(W, quantizer<int4, symmetric, per_group>(per_group(1, 32))).dequantize());
+  EXPECT_EQ(safetensors::read_quantized<int8>(safetensors::file::open("model-int4.safetensors"), "fc2.weight").data(),
+            q.quantize(w2).data());
+  EXPECT_EQ(q4.n(), 64);
+  EXPECT_EQ(gw.bytes().size() % 32, 0u);
+  std::filesystem::current_path(cwd);
 }
 
 TEST(readme, weight_algorithms_snippet_compiles_and_runs) {
