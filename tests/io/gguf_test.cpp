@@ -158,6 +158,8 @@ TEST(gguf, damaged_files_are_rejected_with_the_field_named) {
   const std::size_t name = at("t") - 8;
   EXPECT_TRUE(contains(load_error(edited(name + 9, {5})), "tensor 't': 5 dimensions (at most 4)"));
   EXPECT_TRUE(contains(load_error(edited(name + 13, {0, 1})), "tensor 't': its 1024 bytes at offset 0 run past the 32 bytes"));
+  EXPECT_TRUE(contains(load_error(edited(name + 13, {0, 0, 0, 0, 0, 0, 0, 0x40})), "tensor 't': its byte count overflows"));  // 2^62 floats
+  EXPECT_TRUE(contains(load_error(edited(name + 13, {0, 0, 0, 0, 0, 0, 0, 0x80})), "dimension 0 = 9223372036854775808 is beyond 2^62"));
   EXPECT_TRUE(contains(load_error(edited(name + 21, {2})), "rows of 4 Q4_0 values are not whole blocks of 32"));
   EXPECT_TRUE(contains(load_error(edited(name + 21, {99})), "unknown ggml type 99"));
   EXPECT_TRUE(contains(load_error(edited(name + 25, {8})), "offset 8 is not a multiple of the alignment 32"));

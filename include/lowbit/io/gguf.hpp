@@ -395,6 +395,7 @@ class file {
       std::uint64_t count = 1;
       for (std::uint32_t d = 0; d < nd; ++d) {
         const auto x = r.scalar<std::uint64_t>("a dimension");
+        if (x > (std::uint64_t{1} << 62)) bad("dimension ", d, " = ", x, " is beyond 2^62");
         if (x > 0 && count > (std::uint64_t{1} << 62) / x) bad("the element count overflows");
         count *= x;
         t.dims.push_back(x);
@@ -405,6 +406,7 @@ class file {
       t.type = static_cast<tensor_type>(type);
       const std::uint64_t inner = t.dims.empty() ? 1 : t.dims[0];
       if (inner % tr.block != 0) bad("its rows of ", inner, " ", tr.name, " values are not whole blocks of ", tr.block);
+      if (count / tr.block > (std::uint64_t{1} << 62) / tr.bytes) bad("its byte count overflows");
       t.bytes = count / tr.block * tr.bytes;
       t.offset = r.scalar<std::uint64_t>("a tensor offset");
       if (t.offset % alignment_ != 0) bad("offset ", t.offset, " is not a multiple of the alignment ", alignment_);
