@@ -10,9 +10,11 @@
 #include <lowbit/lowbit.hpp>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <functional>
 #include <memory>
@@ -104,6 +106,45 @@ result layers_row(const char* name, const std::vector<Layer>& layers, double byt
   return {name, accuracy_of(d.test_x, d.test_y, f), bytes, time_test_set(d.test_x, f)};
 }
 
+/// Where the demo keeps its files, and what saving and reloading models found (printed at the end).
+std::string g_cache;
+std::vector<std::string> g_saved;
+bool g_reload_ok = true;
+
+/// Saves a model's packed weights and biases to a safetensors file, reloads it, and checks that
+/// the reloaded layers give the same outputs bit for bit on the whole test set (so the same
+/// accuracy): a quantized model survives its file.
+template <class F>
+void save_and_reload(const char* name, const std::vector<lowbit::lowbit_linear<F>>& layers, const demo::dataset& d,
+                     const lowbit::context& ctx) {
+  namespace st = lowbit::safetensors;
+  std::string slug;
+  for (const char* c = name; *c; ++c) slug += std::isalnum(static_cast<unsigned char>(*c)) ? *c : '_';
+  const std::string path = g_cache + "/fashion_mnist_" + slug + ".safetensors";
+  st::writer w;
+  for (std::size_t l = 0; l < layers.size(); ++l) st::add(w, "fc" + std::to_string(l + 1), layers[l].weights());
+  w.save(path);
+  const st::file f = st::file::open(path);
+  std::vector<lowbit::lowbit_linear<F>> back;
+  for (std::size_t l = 0; l < layers.size(); ++l) back.emplace_back(st::read_packed<F>(f, "fc" + std::to_string(l + 1)));
+  const auto run = [&](const std::vector<lowbit::lowbit_linear<F>>& m) {
+    row_matrix h = d.test_x, out;
+    for (std::size_t l = 0; l < m.size(); ++l) {
+      out = m[l].forward(h, l + 1 < m.size() ? lowbit::output_float{}.relu() : lowbit::output_float{}, ctx);
+      if (l + 1 < m.size()) h.swap(out);
+    }
+    return out;
+  };
+  const row_matrix a = run(layers), b = run(back);
+  const bool same = a.size() == b.size() && std::memcmp(a.data(), b.data(), sizeof(float) * static_cast<std::size_t>(a.size())) == 0;
+  const double acc = demo::accuracy(b, d.test_y, 0);
+  g_reload_ok = g_reload_ok && same;
+  char line[512];
+  std::snprintf(line, sizeof line, "%s: saved to %s (%zu bytes), reloaded: %s, accuracy %.2f %%", name, path.c_str(),
+                static_cast<std::size_t>(f.size_bytes()), same ? "outputs identical" : "OUTPUTS DIFFER", acc * 100);
+  g_saved.push_back(line);
+}
+
 /// Round to nearest with the quantizer's ranges; the bytes are the packed payload (codes, fp16
 /// scales, offsets) and the float biases.
 template <class Q>
@@ -138,6 +179,7 @@ result gptq_row(const char* name, const demo::mlp& m, const Q& q, const demo::da
     bytes += static_cast<double>(layers.back().weights().payload_bytes());
     if (l + 1 < m.layers()) h = layers.back().forward(h, lowbit::output_float{}.relu(), ctx);
   }
+  save_and_reload(name, layers, d, ctx);
   return layers_row(name, layers, bytes, d, ctx);
 }
 
@@ -383,6 +425,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   const std::string cache = cache_dir(argv[0]);
+  g_cache = cache;
   std::printf("Fashion-MNIST: %lld training and %lld test images; lowbit path %s\n",
               static_cast<long long>(d.train_x.rows()), static_cast<long long>(d.test_x.rows()),
               lowbit::active_path_name().c_str());
@@ -432,6 +475,7 @@ int main(int argc, char** argv) {
     double bytes = 0;
     const auto q4 = qat<int4>(fp32, d, cache, bytes);
     rows.push_back(layers_row("int4 weights QAT (LSQ), per-channel", q4, bytes, d, one));
+    save_and_reload("int4 weights QAT (LSQ), per-channel", q4, d, one);
     const auto q2 = qat<int2>(fp32, d, cache, bytes);
     rows.push_back(layers_row("int2 weights QAT (LSQ), per-channel", q2, bytes, d, one));
   }
@@ -461,8 +505,11 @@ int main(int argc, char** argv) {
   std::printf("\n(test set: %lld images at batch %d, 1 thread; speed-up against the first row; int4 / int2 rows "
               "compute on lowbit's sub-byte kernels with int8 activations quantized per row)\n",
               static_cast<long long>(d.test_x.rows()), batch);
+  std::printf("\nsaved and reloaded (lowbit::safetensors):\n");
+  for (const std::string& line : g_saved) std::printf("  %s\n", line.c_str());
   std::ofstream(cache + "/fashion_mnist_results.md") << md;
   std::ofstream(cache + "/fashion_mnist_results.csv") << csv;
   std::printf("table written to %s/fashion_mnist_results.{md,csv}\n", cache.c_str());
-  return 0;
+  if (!g_reload_ok) std::fprintf(stderr, "fashion_mnist: a reloaded model computes differently\n");
+  return g_reload_ok ? 0 : 1;
 }

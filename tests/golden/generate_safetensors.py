@@ -142,7 +142,7 @@ def packed(w, rng, name, fmt, offsets, group, n, k, bias=False):
     d = scale.astype(np.float64)[:, slot]
     if offsets == "zero_point":
         zp = rng.integers(qmin, qmax + 1, (n, groups)).astype(np.int32)
-        w.add_array(name + ".zero_point", zp, "I32")
+        w.add_array(name + ".zero_point", zp, "I8" if qmin < 0 else "U8")  # a byte each, as the codes
         deq = ((codes - zp[:, slot]).astype(F32) * d.astype(F32)).astype(F32)
     elif offsets == "min":
         mn = half(rng.uniform(-1, 0, (n, groups)))

@@ -42,7 +42,8 @@
 //    "granularity":"group","axis":1,"group_size":32,"shape":[64,100],"rounding":"half_to_even"}
 // ("rounding" only when given). Packed sub-byte weights [N, K] are stored as their codes (as
 // above, shape [N, K]), name.scale F16 [N, groups] (the fp16 bits they hold, so the round trip is
-// exact), name.zero_point I32 or name.min F16 by offset kind, name.bias F32 [N] if any, and
+// exact), name.zero_point (I8 / U8 as the codes, a byte each as the weights hold them) or name.min
+// F16 by offset kind, name.bias F32 [N] if any, and
 //   {"kind":"packed_lowbit_weights","format":"int4","bits":4,"qmin":-8,"qmax":7,
 //    "offsets":"symmetric","group_size":32,"shape":[N,K]}     (group_size 0: one group per row)
 // The top-level metadata "lowbit.version" is "1". Reading one back checks the format against
@@ -737,7 +738,8 @@ void add(writer& w, const std::string& name, const packed_lowbit_weights<F>& p) 
   w.add(name + ".scale", dtype::F16, {n, groups}, scales.data());
   const char* offsets = "symmetric";
   if (p.offsets() == offset_kind::zero_point) {
-    w.add(name + ".zero_point", dtype::I32, {n, groups}, zps.data());
+    std::vector<typename F::code_type> z(zps.begin(), zps.end());  // one byte each, as the weights hold them
+    w.add(name + ".zero_point", F::is_signed ? dtype::I8 : dtype::U8, {n, groups}, z.data());
     offsets = "zero_point";
   } else if (p.offsets() == offset_kind::min) {
     w.add(name + ".min", dtype::F16, {n, groups}, mins.data());
@@ -775,7 +777,10 @@ packed_lowbit_weights<F> read_packed(const file& f, const std::string& name, con
   const std::vector<half_bits> scales = detail::elements<half_bits>(f, name + ".scale", dtype::F16, {n, groups});
   std::vector<std::int32_t> zps;
   std::vector<half_bits> mins;
-  if (kind == offset_kind::zero_point) zps = detail::elements<std::int32_t>(f, name + ".zero_point", dtype::I32, {n, groups});
+  if (kind == offset_kind::zero_point) {
+    const auto z = detail::elements<typename F::code_type>(f, name + ".zero_point", F::is_signed ? dtype::I8 : dtype::U8, {n, groups});
+    zps.assign(z.begin(), z.end());
+  }
   if (kind == offset_kind::min) mins = detail::elements<half_bits>(f, name + ".min", dtype::F16, {n, groups});
   std::vector<float> bias;
   if (f.find(name + ".bias") != nullptr) bias = detail::elements<float>(f, name + ".bias", dtype::F32, {n});
