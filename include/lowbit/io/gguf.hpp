@@ -22,7 +22,8 @@
 // Reading checks, before any tensor is touched, and raises lowbit::error naming the field: the
 // magic and version (3; version 2 files have the same layout and are read too); every count and
 // length against the bytes that remain (an array of a million strings in a ten-byte file is an
-// error, not an allocation); value types; array nesting (at most 8 deep); duplicate keys and
+// error, not an allocation: metadata takes at most about 100 bytes of memory per byte of file);
+// value types; array nesting (at most 8 deep); duplicate keys and
 // names; general.alignment a power of two; tensor types known to ggml (F32, F16, BF16, Q4_0, Q4_1,
 // Q5_0, Q5_1, Q8_0, Q8_1, the K-quants Q2_K .. Q6_K, I8 .. I64, F64); dimensions whose element
 // count overflows or whose innermost one is not a multiple of the type's block; offsets that are
@@ -170,6 +171,17 @@ class reader {
     i_ += static_cast<std::size_t>(len);
     return s;
   }
+  // The fewest bytes a value of type t takes in the file.
+  static std::size_t min_bytes(value_type t) noexcept {
+    switch (t) {
+      case value_type::u8: case value_type::i8: case value_type::boolean: return 1;
+      case value_type::u16: case value_type::i16: return 2;
+      case value_type::u32: case value_type::i32: case value_type::f32: return 4;
+      case value_type::u64: case value_type::i64: case value_type::f64: case value_type::string: return 8;
+      case value_type::array: return 12;
+    }
+    return 1;
+  }
   value read_value(std::uint32_t type, const std::string& key, int depth) {
     value v;
     if (type > static_cast<std::uint32_t>(value_type::f64)) fail(what_, ": metadata '", key, "' has unknown value type ", type);
@@ -198,8 +210,11 @@ class reader {
         const auto count = scalar<std::uint64_t>("an array length");
         if (et > static_cast<std::uint32_t>(value_type::f64)) fail(what_, ": metadata '", key, "' is an array of unknown type ", et);
         v.element = static_cast<value_type>(et);
-        // Every element takes at least one byte: a count beyond the bytes left is a lie.
-        if (count > left()) fail(what_, ": metadata '", key, "' claims ", count, " elements in the ", left(), " bytes left");
+        // Every element takes at least its smallest encoding: a count beyond the bytes left is a
+        // lie, refused before anything is allocated (memory stays linear in the file's size).
+        const std::size_t least = min_bytes(static_cast<value_type>(et));
+        if (count > left() / least)
+          fail(what_, ": metadata '", key, "' claims ", count, " elements of at least ", least, " bytes in the ", left(), " bytes left");
         v.items.reserve(static_cast<std::size_t>(count));
         for (std::uint64_t j = 0; j < count; ++j) v.items.push_back(read_value(et, key, depth + 1));
         break;
