@@ -31,7 +31,10 @@ A tensor is quantized if it has two dimensions, at least --min-elements values, 
 a float type (F32, F16, BF16; GGUF Q4_0 / Q4_1 / Q8_0 inputs are dequantized first);
 every other tensor is copied unchanged (safetensors) or as F32 (GGUF).
 
-  -m, --method=METHOD     rtn (round to nearest, default) or gptq (needs --calibration)
+  -m, --method=METHOD     rtn (round to nearest, default), gptq (needs --calibration),
+                          nf4 or fp4 (bitsandbytes' 4-bit formats: blocks of 64, double
+                          quantization of the block scales; --bits, --scheme and --group
+                          do not apply)
   -b, --bits=N            8, 4 (default) or 2
   -s, --scheme=SCHEME     symmetric (default) or affine
   -g, --group=N           group size along the inputs, a multiple of 4 (default 32);
@@ -59,6 +62,7 @@ Examples:
   lowbit-quantize model.safetensors model-int4.safetensors
   lowbit-quantize -b 2 -s affine -g 64 -o '*.attn.*:bits=4' in.safetensors out.safetensors
   lowbit-quantize -m gptq -c calib.safetensors in.safetensors out.safetensors
+  lowbit-quantize -m nf4 in.safetensors out-nf4.safetensors
   lowbit-quantize -b 4 -g 32 model-f32.gguf model-q4_0.gguf
 
 Exit status: 0 on success, 1 on bad input or a failure (the message says which),
@@ -96,7 +100,8 @@ long parse_int(const std::string& s, const char* what) {
 
 void set_field(spec& sp, const std::string& key, const std::string& value) {
   if (key == "method") {
-    if (value != "rtn" && value != "gptq") usage_error("invalid method '" + value + "' (rtn or gptq)");
+    if (value != "rtn" && value != "gptq" && value != "nf4" && value != "fp4")
+      usage_error("invalid method '" + value + "' (rtn, gptq, nf4 or fp4)");
     sp.method = value;
   } else if (key == "bits") {
     sp.bits = static_cast<int>(parse_int(value, "bits"));
@@ -221,6 +226,7 @@ std::string shape_string(const std::vector<index_t>& s) {
 }
 
 std::string spec_name(const spec& s) {
+  if (s.method == "nf4" || s.method == "fp4") return s.method + " block 64 + double quant";
   return s.method + " " + (s.bits == 8 ? (s.affine ? "uint8" : "int8") : s.bits == 4 ? (s.affine ? "uint4" : "int4") : (s.affine ? "uint2" : "int2")) +
          (s.group ? " g" + std::to_string(s.group) : " per row");
 }
@@ -400,10 +406,21 @@ int run(const options& o) {
       h.emplace(w.cols());
       h->observe(xs);
     }
-    const row_matrix back = o.to == "gguf" ? quantize_gguf(gg_out, t.name, w, sp, r.bytes_out)
-                                           : quantize_safetensors(st_out, t.name, w, sp, h ? &*h : nullptr, r.bytes_out);
+    row_matrix back;
+    if (sp.method == "nf4" || sp.method == "fp4") {
+      if (o.to == "gguf") detail::fail("tensor '", t.name, "': GGUF output cannot hold ", sp.method, " (use safetensors)");
+      float4_options fo;
+      fo.double_quant = true;
+      const float4_tensor q = float4_tensor::quantize(w, sp.method == "nf4" ? float4_kind::nf4 : float4_kind::fp4, fo);
+      safetensors::add(st_out, t.name, q);
+      r.bytes_out = static_cast<std::size_t>(q.bytes());
+      back = q.dequantize();
+    } else {
+      back = o.to == "gguf" ? quantize_gguf(gg_out, t.name, w, sp, r.bytes_out)
+                            : quantize_safetensors(st_out, t.name, w, sp, h ? &*h : nullptr, r.bytes_out);
+    }
     r.sqnr = compare(w, back).sqnr_db;
-    r.method = spec_name(sp) + (sp.affine ? " affine" : "");
+    r.method = spec_name(sp) + (sp.affine && sp.method != "nf4" && sp.method != "fp4" ? " affine" : "");
     r.quantized = true;
     report.push_back(r);
   }

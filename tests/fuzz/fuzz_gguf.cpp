@@ -13,7 +13,7 @@
 
 #include "fuzz_input.hpp"
 #include "lowbit/io/gguf.hpp"
-#include "lowbit/lowbit.hpp"
+
 
 namespace {
 

@@ -3,7 +3,7 @@
 // Properties checked: parsing either succeeds or throws lowbit::error (never a crash, a read
 // outside the bytes, or another exception); a parsed file's tensors lie inside its data and do
 // not overlap; every F32 / F16 / BF16 / I8 / U8 tensor converts to floats; every lowbit tensor
-// described in __metadata__ either reads as one of the formats or throws lowbit::error, and one
+// described in __metadata__ either reads as one of the formats (or as NF4 / FP4) or throws lowbit::error, and one
 // that reads is written and read back unchanged; rewriting a parsed file's tensors gives a file
 // that parses to the same tensors and bytes.
 #include <cstdint>
@@ -13,7 +13,7 @@
 
 #include "fuzz_input.hpp"
 #include "lowbit/io/safetensors.hpp"
-#include "lowbit/lowbit.hpp"
+
 
 namespace {
 
@@ -47,6 +47,17 @@ void try_packed(const st::file& f, const std::string& name) {
     const lowbit::row_matrix a = p.dequantize(), b = back.dequantize();
     require(a.size() == b.size() && (a.size() == 0 || std::memcmp(a.data(), b.data(), 4 * static_cast<std::size_t>(a.size())) == 0),
             "packed weights do not round trip");
+  } catch (const lowbit::error&) {
+  }
+}
+
+void try_float4(const st::file& f, const std::string& name) {
+  try {
+    const lowbit::float4_tensor t = st::read_float4(f, name);
+    st::writer w;
+    st::add(w, name, t);
+    const lowbit::float4_tensor back = st::read_float4(st::file::from_bytes(w.bytes()), name);
+    require(back.packed() == t.packed() && back.absmax() == t.absmax() && back.shape() == t.shape(), "an NF4 / FP4 tensor does not round trip");
   } catch (const lowbit::error&) {
   }
 }
@@ -94,6 +105,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     try_format<lowbit::uint4>(f, name);
     try_format<lowbit::int2>(f, name);
     try_format<lowbit::uint2>(f, name);
+    try_float4(f, name);
   }
   const st::file again = st::file::from_bytes(rewrite.bytes());
   require(again.tensors().size() == f.tensors().size() && again.metadata() == f.metadata(), "a rewritten file differs");

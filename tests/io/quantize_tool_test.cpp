@@ -121,6 +121,23 @@ TEST(lowbit_quantize, gptq_uses_the_calibration_inputs) {
   EXPECT_NE(log.find("tensor 'fc1.weight': gptq needs its layer's inputs"), std::string::npos) << log;
 }
 
+TEST(lowbit_quantize, nf4_output_is_bitsandbytes_layout) {
+  const model m;
+  const std::string out = dir + "lowbit_tool_nf4.safetensors";
+  std::string log;
+  ASSERT_EQ(tool("-q -m nf4 -o 'fc2.*:method=fp4' " + m.path + " " + out, &log), 0) << log;
+  const st::file f = st::file::open(out);
+  float4_options o;
+  o.double_quant = true;
+  const float4_tensor want = float4_tensor::quantize(m.fc1, float4_kind::nf4, o);
+  const float4_tensor got = st::read_float4(f, "fc1.weight");
+  EXPECT_EQ(got.packed(), want.packed());
+  EXPECT_EQ(got.dequantize(), want.dequantize());
+  EXPECT_EQ(st::read_float4(f, "fc2.weight").kind(), float4_kind::fp4);
+  EXPECT_EQ(tool("-q -m nf4 " + m.path + " " + dir + "x.gguf", &log), 1);
+  EXPECT_NE(log.find("GGUF output cannot hold nf4"), std::string::npos) << log;
+}
+
 TEST(lowbit_quantize, gguf_output_holds_ggml_blocks) {
   const model m;
   const std::string out = dir + "lowbit_tool_out.gguf";

@@ -209,6 +209,31 @@ TEST(safetensors, packed_weights_round_trip_and_compute_the_same) {
   EXPECT_TRUE(contains(error_of([&] { st::read_quantized<int4>(f, "a"); }), "holds a packed_lowbit_weights")) << e;
 }
 
+TEST(safetensors, nf4_and_fp4_tensors_round_trip_with_and_without_double_quantization) {
+  lowbit_test::rng r(81);
+  const row_matrix w = r.normal_matrix(40, 333, 0.02f);  // 13,320 values: a short last block, two nested blocks
+  st::writer out;
+  float4_options dq;
+  dq.double_quant = true;
+  const float4_tensor a = float4_tensor::quantize(w, float4_kind::nf4), b = float4_tensor::quantize(w, float4_kind::fp4, dq);
+  st::add(out, "a", a);
+  st::add(out, "b", b);
+  const st::file f = st::file::from_bytes(out.bytes());
+  const float4_tensor a2 = st::read_float4(f, "a"), b2 = st::read_float4(f, "b");
+  EXPECT_EQ(a2.packed(), a.packed());
+  EXPECT_EQ(a2.absmax(), a.absmax());
+  EXPECT_EQ(b2.kind(), float4_kind::fp4);
+  EXPECT_TRUE(b2.double_quantized());
+  EXPECT_EQ(b2.absmax_codes(), b.absmax_codes());
+  EXPECT_EQ(b2.dequantize(), b.dequantize());
+  EXPECT_EQ(b2.bytes(), b.bytes());
+  EXPECT_EQ(f.at("b.absmax").dtype, st::dtype::U8);
+  EXPECT_TRUE(contains(error_of([&] { (void)st::read_float4(f, "nope"); }), "no lowbit metadata for 'nope'"));
+  st::writer q;
+  st::add(q, "t", quantizer<int8, symmetric>().quantize(w));
+  EXPECT_TRUE(contains(error_of([&] { (void)st::read_float4(st::file::from_bytes(q.bytes()), "t"); }), "not a float4_tensor"));
+}
+
 TEST(safetensors, saved_files_map_f32_in_place_and_a_failed_save_keeps_the_old_file) {
   const std::string path = ::testing::TempDir() + "lowbit_safetensors_test.safetensors";
   lowbit_test::rng r(79);
@@ -283,6 +308,8 @@ TEST(safetensors, damaged_files_are_rejected_with_the_field_named) {
                        "shape needs 8 bytes of F32, data_offsets hold 4"));
   EXPECT_TRUE(contains(load_error(file_of(tensor("\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,99999999999999999999]"), 4)),
                        "data_offsets must be non-negative integers"));
+  EXPECT_TRUE(contains(load_error(file_of(tensor("\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,9999999999999999999]"), 4)),
+                       "data_offsets must be non-negative integers"));  // 19 digits above 2^63
   EXPECT_TRUE(contains(load_error(file_of("{\"a\":{\"dtype\":\"U8\",\"shape\":[3],\"data_offsets\":[0,3]},"
                                           "\"b\":{\"dtype\":\"U8\",\"shape\":[2],\"data_offsets\":[2,4]}}",
                                           4)),

@@ -59,14 +59,14 @@ inline const char* kind_name(kind k) noexcept {
 /// A non-negative integer written without fraction or exponent, below 2^63; -1 otherwise.
 inline std::int64_t as_index(const value& v) noexcept {
   if (v.kind != kind::number || v.text.empty() || v.text.size() > 19) return -1;
-  std::int64_t r = 0;
+  std::uint64_t r = 0;  // at most 19 digits: below 10^19 < 2^64, no overflow
   for (char c : v.text) {
     if (c < '0' || c > '9') return -1;
-    r = r * 10 + (c - '0');  // at most 19 digits: below 10^19, may exceed 2^63 - 1 only at 19 digits
+    r = r * 10 + static_cast<std::uint64_t>(c - '0');
   }
-  if (v.text.size() == 19 && v.text > "9223372036854775807") return -1;
+  if (r > static_cast<std::uint64_t>(INT64_MAX)) return -1;
   if (v.text.size() > 1 && v.text[0] == '0') return -1;
-  return r;
+  return static_cast<std::int64_t>(r);
 }
 
 namespace impl {

@@ -46,6 +46,9 @@
 // F16 by offset kind, name.bias F32 [N] if any, and
 //   {"kind":"packed_lowbit_weights","format":"int4","bits":4,"qmin":-8,"qmax":7,
 //    "offsets":"symmetric","group_size":32,"shape":[N,K]}     (group_size 0: one group per row)
+// NF4 / FP4 tensors (float4_tensor) are stored in bitsandbytes' layout: name (U8 packed codes),
+// name.absmax (F32 per block; with double quantization U8 codes, plus name.nested_scale F32 and
+// name.offset F32), and {"kind":"float4_tensor","quant_type":"nf4","block":64,...}.
 // The top-level metadata "lowbit.version" is "1". Reading one back checks the format against
 // the type asked for, every size, every code against the format's range (and zero padding
 // bits), and the qparams as quantized_tensor and packed_lowbit_weights check them.
@@ -79,6 +82,7 @@
 #include "lowbit/core/half.hpp"
 #include "lowbit/gemm/packed_lowbit_weights.hpp"
 #include "lowbit/io/json.hpp"
+#include "lowbit/tensor/float4_tensor.hpp"
 #include "lowbit/tensor/quantized_tensor.hpp"
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
@@ -785,6 +789,63 @@ packed_lowbit_weights<F> read_packed(const file& f, const std::string& name, con
   std::vector<float> bias;
   if (f.find(name + ".bias") != nullptr) bias = detail::elements<float>(f, name + ".bias", dtype::F32, {n});
   return packed_lowbit_weights<F>::assemble(n, k, group, kind, codes.data(), k, scales, zps, mins, bias_values(std::move(bias)), ctx);
+}
+
+
+/// Adds an NF4 / FP4 tensor (bitsandbytes' layout) as `name` (U8, its packed codes), and
+/// `name`.absmax (F32 per block), or with double quantization `name`.absmax (U8 codes per block),
+/// `name`.nested_scale (F32 per nested block) and `name`.offset (F32 scalar), with metadata
+///   {"kind":"float4_tensor","quant_type":"nf4","block":64,"double_quant":true,"nested_block":256,"shape":[...]}
+inline void add(writer& w, const std::string& name, const float4_tensor& t) {
+  w.add(name, dtype::U8, {static_cast<index_t>(t.packed().size())}, t.packed().data());
+  const index_t blocks = t.blocks();
+  if (t.double_quantized()) {
+    w.add(name + ".absmax", dtype::U8, {blocks}, t.absmax_codes().data());
+    w.add(name + ".nested_scale", dtype::F32, {static_cast<index_t>(t.nested_scale().size())}, t.nested_scale().data());
+    const float offset = t.offset();
+    w.add(name + ".offset", dtype::F32, {}, &offset);
+  } else {
+    w.add(name + ".absmax", dtype::F32, {blocks}, t.absmax().data());
+  }
+  w.set_metadata("lowbit.version", "1");
+  w.set_metadata("lowbit:" + name, std::string("{\"kind\":\"float4_tensor\",\"quant_type\":\"") + float4_name(t.kind()) +
+                                       "\",\"block\":" + std::to_string(t.block()) + ",\"double_quant\":" +
+                                       (t.double_quantized() ? "true" : "false") + ",\"nested_block\":" +
+                                       std::to_string(t.double_quantized() ? t.nested_block() : 0) +
+                                       ",\"shape\":" + detail::shape_list(t.shape()) + "}");
+}
+
+/// Reads the NF4 / FP4 tensor `name` written by add().
+inline float4_tensor read_float4(const file& f, const std::string& name) {
+  const std::string* m = f.meta("lowbit:" + name);
+  if (m == nullptr) lowbit::detail::fail(f.name(), ": no lowbit metadata for '", name, "' (__metadata__ key \"lowbit:", name, "\")");
+  const std::string what = f.name() + ": metadata of '" + name + "'";
+  const json::value v = json::parse(m->data(), m->size(), what.c_str());
+  if (v.kind != json::kind::object) lowbit::detail::fail(what, ": expected a JSON object");
+  const json::value* kind = v.find("kind");
+  if (kind == nullptr || kind->text != "float4_tensor")
+    lowbit::detail::fail(what, ": holds a ", kind ? kind->text : std::string("?"), ", not a float4_tensor");
+  const json::value* qt = v.find("quant_type");
+  if (qt == nullptr || (qt->text != "nf4" && qt->text != "fp4")) lowbit::detail::fail(what, ": \"quant_type\" must be \"nf4\" or \"fp4\"");
+  const float4_kind k = qt->text == "nf4" ? float4_kind::nf4 : float4_kind::fp4;
+  const json::value* dq = v.find("double_quant");
+  if (dq == nullptr || dq->kind != json::kind::boolean) lowbit::detail::fail(what, ": \"double_quant\" must be true or false");
+  const std::vector<index_t> shape = detail::meta_shape(v, what);
+  const auto block = static_cast<index_t>(detail::meta_index(v, "block", what));
+  const index_t n = lowbit::detail::checked_size(shape, what.c_str());
+  if (block <= 0) lowbit::detail::fail(what, ": \"block\" must be positive");
+  const index_t blocks = n == 0 ? 0 : (n + block - 1) / block;
+  std::vector<std::uint8_t> packed = detail::elements<std::uint8_t>(f, name, dtype::U8, {(n + 1) / 2});
+  if (!dq->flag) {
+    std::vector<float> absmax = detail::elements<float>(f, name + ".absmax", dtype::F32, {blocks});
+    return float4_tensor(shape, k, block, std::move(packed), std::move(absmax));
+  }
+  const auto nested_block = static_cast<index_t>(detail::meta_index(v, "nested_block", what));
+  if (nested_block <= 0) lowbit::detail::fail(what, ": \"nested_block\" must be positive");
+  std::vector<std::uint8_t> codes = detail::elements<std::uint8_t>(f, name + ".absmax", dtype::U8, {blocks});
+  std::vector<float> nested = detail::elements<float>(f, name + ".nested_scale", dtype::F32, {(blocks + nested_block - 1) / nested_block});
+  const std::vector<float> offset = detail::elements<float>(f, name + ".offset", dtype::F32, {});
+  return float4_tensor(shape, k, block, std::move(packed), std::move(codes), std::move(nested), offset[0], nested_block);
 }
 
 }  // namespace safetensors
