@@ -32,7 +32,8 @@ a float type (F32, F16, BF16; GGUF Q4_0 / Q4_1 / Q8_0 inputs are dequantized fir
 every other tensor is copied unchanged (safetensors) or as F32 (GGUF).
 
   -m, --method=METHOD     rtn (round to nearest, default), gptq (needs --calibration),
-                          nf4 or fp4 (bitsandbytes' 4-bit formats: blocks of 64, double
+                          awq (needs --calibration; see AWQ below), nf4 or fp4
+                          (bitsandbytes' 4-bit formats: blocks of 64, double
                           quantization of the block scales; --bits, --scheme and --group
                           do not apply)
   -b, --bits=N            8, 4 (default) or 2
@@ -40,7 +41,8 @@ every other tensor is copied unchanged (safetensors) or as F32 (GGUF).
   -g, --group=N           group size along the inputs, a multiple of 4 (default 32);
                           0 for one scale per output row
   -c, --calibration=FILE  safetensors file holding, for each weight W [out, in] to
-                          quantize with gptq, its layer's inputs [rows, in] under W's name
+                          quantize with gptq or awq, its layer's inputs [rows, in] under
+                          W's name
   -o, --override=PATTERN:SPEC
                           for tensors whose name matches the shell PATTERN, use SPEC:
                           "keep" (do not quantize) or comma-separated method=, bits=,
@@ -58,10 +60,17 @@ GGUF output holds llama.cpp's block formats: --bits=4 --scheme=symmetric --group
 (Q4_0), --bits=4 --scheme=affine --group=32 (Q4_1) or --bits=8 --group=32 (Q8_0),
 quantized as ggml's reference code does; other settings are an error there.
 
+AWQ scales each input channel j of W by s[j] (chosen on the calibration inputs) and
+stores the quantized W diag(s) under W's name and s as an F32 tensor named
+"W.awq_scales". The layer then computes with inputs divided by s: fold 1 / s into
+the operation before it (a norm's weight, the previous layer's rows). The report's
+SQNR compares W with the effective weights Q(W diag(s)) diag(1 / s).
+
 Examples:
   lowbit-quantize model.safetensors model-int4.safetensors
   lowbit-quantize -b 2 -s affine -g 64 -o '*.attn.*:bits=4' in.safetensors out.safetensors
   lowbit-quantize -m gptq -c calib.safetensors in.safetensors out.safetensors
+  lowbit-quantize -m awq -c calib.safetensors in.safetensors out.safetensors
   lowbit-quantize -m nf4 in.safetensors out-nf4.safetensors
   lowbit-quantize -b 4 -g 32 model-f32.gguf model-q4_0.gguf
 
@@ -100,8 +109,8 @@ long parse_int(const std::string& s, const char* what) {
 
 void set_field(spec& sp, const std::string& key, const std::string& value) {
   if (key == "method") {
-    if (value != "rtn" && value != "gptq" && value != "nf4" && value != "fp4")
-      usage_error("invalid method '" + value + "' (rtn, gptq, nf4 or fp4)");
+    if (value != "rtn" && value != "gptq" && value != "awq" && value != "nf4" && value != "fp4")
+      usage_error("invalid method '" + value + "' (rtn, gptq, awq, nf4 or fp4)");
     sp.method = value;
   } else if (key == "bits") {
     sp.bits = static_cast<int>(parse_int(value, "bits"));
@@ -231,6 +240,26 @@ std::string spec_name(const spec& s) {
          (s.group ? " g" + std::to_string(s.group) : " per row");
 }
 
+// AWQ's per-input-channel scales for w quantized as sp (lowbit's quantizer of the same bits,
+// scheme and group; min/max ranges).
+template <class F, class S>
+awq_result<F> awq_as(const row_matrix& w, const spec& sp, const hessian_observer& h) {
+  if (sp.group == 0) return awq(quantizer<F, S, per_channel>(per_channel(0)), w, h);
+  return awq(quantizer<F, S, per_group>(per_group(1, sp.group)), w, h);
+}
+
+struct awq_choice {
+  Eigen::VectorXf scales;
+  float alpha = 0;
+};
+
+awq_choice choose_awq(const row_matrix& w, const spec& sp, const hessian_observer& h) {
+  const auto pick = [](const auto& r) { return awq_choice{r.scales, r.alpha}; };
+  if (sp.bits == 8) return sp.affine ? pick(awq_as<uint8, affine>(w, sp, h)) : pick(awq_as<int8, symmetric>(w, sp, h));
+  if (sp.bits == 4) return sp.affine ? pick(awq_as<uint4, affine>(w, sp, h)) : pick(awq_as<int4, symmetric>(w, sp, h));
+  return sp.affine ? pick(awq_as<uint2, affine>(w, sp, h)) : pick(awq_as<int2, symmetric>(w, sp, h));
+}
+
 template <class F, class S>
 packed_lowbit_weights<F> quantize_as(const row_matrix& w, const spec& sp, const hessian_observer* h) {
   if (sp.group == 0) {
@@ -269,9 +298,9 @@ row_matrix quantize_safetensors(safetensors::writer& out, const std::string& nam
 }
 
 row_matrix quantize_gguf(gguf::writer& out, const std::string& name, const row_matrix& w, const spec& sp, std::size_t& bytes) {
-  if (sp.group != 32 || sp.method != "rtn" || (sp.bits == 2) || (sp.bits == 8 && sp.affine))
+  if (sp.group != 32 || (sp.method != "rtn" && sp.method != "awq") || (sp.bits == 2) || (sp.bits == 8 && sp.affine))
     detail::fail("tensor '", name, "': GGUF output holds Q4_0 (bits=4, symmetric), Q4_1 (bits=4, affine) and Q8_0 (bits=8, symmetric), ",
-                 "with group=32 and method=rtn; got ", spec_name(sp), sp.affine ? " affine" : "");
+                 "with group=32 and method=rtn or awq; got ", spec_name(sp), sp.affine ? " affine" : "");
   const index_t n = w.rows(), k = w.cols();
   if (sp.bits == 8) {
     const auto b = ggml::quantize_q8_0(w);
@@ -397,9 +426,9 @@ int run(const options& o) {
     }
     const row_matrix w = floats(t.name);
     std::optional<hessian_observer> h;
-    if (sp.method == "gptq") {
+    if (sp.method == "gptq" || sp.method == "awq") {
       const safetensors::tensor_info* x = calib ? calib->find(t.name) : nullptr;
-      if (x == nullptr) detail::fail("tensor '", t.name, "': gptq needs its layer's inputs under that name in --calibration");
+      if (x == nullptr) detail::fail("tensor '", t.name, "': ", sp.method, " needs its layer's inputs under that name in --calibration");
       const row_matrix xs = calib->matrix(t.name);
       if (xs.cols() != w.cols())
         detail::fail("tensor '", t.name, "': calibration inputs have ", xs.cols(), " columns, the weights ", w.cols(), " inputs");
@@ -407,6 +436,7 @@ int run(const options& o) {
       h->observe(xs);
     }
     row_matrix back;
+    std::string note;
     if (sp.method == "nf4" || sp.method == "fp4") {
       if (o.to == "gguf") detail::fail("tensor '", t.name, "': GGUF output cannot hold ", sp.method, " (use safetensors)");
       float4_options fo;
@@ -415,12 +445,23 @@ int run(const options& o) {
       safetensors::add(st_out, t.name, q);
       r.bytes_out = static_cast<std::size_t>(q.bytes());
       back = q.dequantize();
+    } else if (sp.method == "awq") {
+      // W diag(s) is stored (rounded to nearest) and s beside it; the layer computes with Q(W diag(s)) diag(1 / s).
+      const awq_choice c = choose_awq(w, sp, *h);
+      const row_matrix ws = smooth_weights(w, c.scales);
+      const std::string sname = t.name + ".awq_scales";
+      back = o.to == "gguf" ? quantize_gguf(gg_out, t.name, ws, sp, r.bytes_out) : quantize_safetensors(st_out, t.name, ws, sp, nullptr, r.bytes_out);
+      if (o.to == "gguf") gg_out.add(sname, gguf::tensor_type::F32, {static_cast<std::uint64_t>(c.scales.size())}, c.scales.data());
+      else st_out.add(sname, safetensors::dtype::F32, {c.scales.size()}, c.scales.data());
+      r.bytes_out += static_cast<std::size_t>(c.scales.size()) * sizeof(float);
+      back = smooth_inputs(back, c.scales);
+      note = " alpha " + fixed(c.alpha, 2);
     } else {
       back = o.to == "gguf" ? quantize_gguf(gg_out, t.name, w, sp, r.bytes_out)
                             : quantize_safetensors(st_out, t.name, w, sp, h ? &*h : nullptr, r.bytes_out);
     }
     r.sqnr = compare(w, back).sqnr_db;
-    r.method = spec_name(sp) + (sp.affine && sp.method != "nf4" && sp.method != "fp4" ? " affine" : "");
+    r.method = spec_name(sp) + (sp.affine && sp.method != "nf4" && sp.method != "fp4" ? " affine" : "") + note;
     r.quantized = true;
     report.push_back(r);
   }

@@ -121,6 +121,47 @@ TEST(lowbit_quantize, gptq_uses_the_calibration_inputs) {
   EXPECT_NE(log.find("tensor 'fc1.weight': gptq needs its layer's inputs"), std::string::npos) << log;
 }
 
+TEST(lowbit_quantize, awq_stores_scaled_weights_and_their_scales) {
+  const model m;
+  // Inputs with a few large channels, where AWQ's scaling pays.
+  row_matrix x = m.x1;
+  for (index_t j : {3, 40, 77}) x.col(j) *= 25.0f;
+  const std::string calib = dir + "lowbit_tool_awq_calib.safetensors", out = dir + "lowbit_tool_awq.safetensors";
+  st::writer c;
+  c.add("fc1.weight", x);
+  c.save(calib);
+  std::string log;
+  ASSERT_EQ(tool("-q -m awq -b 4 -g 32 -o 'fc2.*:keep' -c " + calib + " " + m.path + " " + out, &log), 0) << log;
+  hessian_observer h(96);
+  h.observe(x);
+  const quantizer<int4, symmetric, per_group> q(per_group(1, 32));
+  const auto want = awq(q, m.fc1, h);
+  ASSERT_GT(want.alpha, 0.0f);  // the data make AWQ scale, so the test sees the scales
+  const st::file f = st::file::open(out);
+  const Eigen::VectorXf s = Eigen::Map<const Eigen::VectorXf>(f.to_float("fc1.weight.awq_scales").data(), 96);
+  EXPECT_EQ(s, want.scales);
+  const row_matrix stored = st::read_packed<int4>(f, "fc1.weight").dequantize();
+  EXPECT_EQ(stored, pack_lowbit(smooth_weights(m.fc1, want.scales), q).dequantize());
+  // The pair computes with Q(W s) / s, whose output error on the calibration inputs beats round to nearest's.
+  const row_matrix effective = smooth_inputs(stored, s);
+  EXPECT_LT(output_error(h, m.fc1, effective), output_error(h, m.fc1, pack_lowbit(m.fc1, q).dequantize()));
+  // The report names the alpha chosen.
+  ASSERT_EQ(tool("-m awq -b 4 -g 32 -o 'fc2.*:keep' -c " + calib + " " + m.path + " " + out, &log), 0) << log;
+  char alpha[32];
+  std::snprintf(alpha, sizeof alpha, "awq int4 g32 alpha %.2f", want.alpha);
+  EXPECT_NE(log.find(alpha), std::string::npos) << log;
+  // GGUF output: Q4_0 blocks of W diag(s) and the scales as F32.
+  const std::string gg = dir + "lowbit_tool_awq.gguf";
+  ASSERT_EQ(tool("-q -m awq -b 4 -g 32 -o 'fc2.*:keep' -c " + calib + " " + m.path + " " + gg, &log), 0) << log;
+  const gguf::file g = gguf::file::open(gg);
+  const auto b = ggml::quantize_q4_0(smooth_weights(m.fc1, want.scales));
+  EXPECT_EQ(std::memcmp(g.data(g.at("fc1.weight")), b.data(), g.at("fc1.weight").bytes), 0);
+  EXPECT_EQ(g.at("fc1.weight.awq_scales").type, gguf::tensor_type::F32);
+  // Without calibration inputs, awq is an error naming the tensor.
+  EXPECT_EQ(tool("-q -m awq " + m.path + " " + out, &log), 1);
+  EXPECT_NE(log.find("tensor 'fc1.weight': awq needs its layer's inputs"), std::string::npos) << log;
+}
+
 TEST(lowbit_quantize, nf4_output_is_bitsandbytes_layout) {
   const model m;
   const std::string out = dir + "lowbit_tool_nf4.safetensors";
