@@ -1,5 +1,6 @@
 // Sub-byte weight GEMM throughput: int4 and int2 weights (groups of 32, fp16 scales) beside lowbit's
-// int8 GEMM, the NF4 layer (float4_linear), oneDNN's int8 matmul and OpenBLAS sgemm on LLaMA-7B
+// int8 GEMM, the NF4 layer (float4_linear), oneDNN's int8 matmul, OpenBLAS sgemm and, when built
+// with -DLOWBIT_GGML_DIR (cmake/lowbitGgmlPeer.cmake), llama.cpp's Q4_0 product (ggml) on LLaMA-7B
 // shapes, in one process.
 //
 // Counters: GOPS = 2 M N K / time, with the single-core peak of the active path's dot-product
@@ -22,6 +23,13 @@
 
 #include "bench_support.hpp"
 #include "lowbit/lowbit.hpp"
+
+#if LOWBIT_WITH_GGML
+#include "ggml-alloc.h"
+#include "ggml-backend.h"
+#include "ggml-cpu.h"
+#include "ggml.h"
+#endif
 
 
 namespace {
@@ -125,6 +133,72 @@ void bm_onednn(benchmark::State& state, shape s, int threads) {
 }
 #endif
 
+#if LOWBIT_WITH_GGML
+// llama.cpp's product for Q4_0 weights: ggml_mul_mat on ggml's CPU backend, the weights in the
+// first of the CPU's extra buffer types (where llama.cpp's loader puts them: repacked into
+// interleaved blocks for the AVX2 / AVX-512 kernels, or AMX tiles where the CPU has them), float
+// activations quantized to Q8_0 inside the op, float output. The label names the buffer type.
+struct ggml_q4_0 {
+  ggml_backend_t backend = nullptr;
+  ggml_context* wctx = nullptr;
+  ggml_context* gctx = nullptr;
+  ggml_backend_buffer_t wbuf = nullptr;
+  ggml_gallocr_t galloc = nullptr;
+  ggml_cgraph* graph = nullptr;
+  ggml_tensor* w = nullptr;
+  std::string buffer;
+
+  ggml_q4_0(const shape& s, int threads) {
+    ggml_log_set([](ggml_log_level, const char*, void*) {}, nullptr);  // no "repack tensor" lines in the table
+    backend = ggml_backend_cpu_init();
+    ggml_backend_cpu_set_n_threads(backend, threads);
+    ggml_backend_dev_t dev = ggml_backend_dev_by_type(GGML_BACKEND_DEVICE_TYPE_CPU);
+    auto extra = reinterpret_cast<ggml_backend_dev_get_extra_bufts_t>(
+        ggml_backend_reg_get_proc_address(ggml_backend_dev_backend_reg(dev), "ggml_backend_dev_get_extra_bufts"));
+    ggml_backend_buffer_type_t buft = ggml_backend_cpu_buffer_type();
+    if (extra != nullptr && extra(dev) != nullptr && *extra(dev) != nullptr) buft = *extra(dev);
+    buffer = ggml_backend_buft_name(buft);
+    ggml_init_params wp{ggml_tensor_overhead() * 2, nullptr, true};
+    wctx = ggml_init(wp);
+    w = ggml_new_tensor_2d(wctx, GGML_TYPE_Q4_0, s.k, s.n);
+    wbuf = ggml_backend_alloc_ctx_tensors_from_buft(wctx, buft);
+    const auto f = bench::random_vector<float>(static_cast<std::size_t>(s.n * s.k), -1, 1, 7);
+    std::vector<std::uint8_t> q(ggml_nbytes(w));
+    ggml_quantize_chunk(GGML_TYPE_Q4_0, f.data(), q.data(), 0, s.n, s.k, nullptr);
+    ggml_backend_tensor_set(w, q.data(), 0, q.size());  // repacked here by the extra buffer type
+    ggml_init_params gp{ggml_tensor_overhead() * 8 + ggml_graph_overhead(), nullptr, true};
+    gctx = ggml_init(gp);
+    ggml_tensor* x = ggml_new_tensor_2d(gctx, GGML_TYPE_F32, s.k, s.m);
+    ggml_set_input(x);
+    ggml_tensor* y = ggml_mul_mat(gctx, w, x);
+    ggml_set_output(y);
+    graph = ggml_new_graph(gctx);
+    ggml_build_forward_expand(graph, y);
+    galloc = ggml_gallocr_new(ggml_backend_cpu_buffer_type());
+    ggml_gallocr_alloc_graph(galloc, graph);
+    const auto xv = bench::random_vector<float>(static_cast<std::size_t>(s.m * s.k), -8, 8, 6);
+    ggml_backend_tensor_set(x, xv.data(), 0, xv.size() * sizeof(float));
+  }
+  ~ggml_q4_0() {
+    ggml_gallocr_free(galloc);
+    ggml_free(gctx);
+    ggml_backend_buffer_free(wbuf);
+    ggml_free(wctx);
+    ggml_backend_free(backend);
+  }
+  void run() { ggml_backend_graph_compute(backend, graph); }
+};
+
+void bm_ggml(benchmark::State& state, shape s, int threads) {
+  ggml_q4_0 g(s, threads);
+  g.run();  // warm-up
+  for (auto _ : state) g.run();
+  set_gops(state, s, threads);
+  if (s.m == 1) bench::set_bytes(state, static_cast<double>(ggml_nbytes(g.w)));
+  state.SetLabel("ggml " + g.buffer + ", 4.5 bits/weight");
+}
+#endif
+
 // Per shape: GOPS of each implementation (median when repeated) and int4's ratios.
 class table_reporter : public benchmark::ConsoleReporter {
  public:
@@ -144,19 +218,19 @@ class table_reporter : public benchmark::ConsoleReporter {
     ConsoleReporter::Finalize();
     std::printf("\npath %s; single-core peak of %s: %.1f GOPS. GOPS per implementation; int4/x = int4's speed-up over x\n",
                 lowbit::active_path_name().c_str(), bench::peak().instruction, bench::peak().gops);
-    std::printf("%-36s %7s %7s %7s %7s %7s %8s %9s %9s %9s\n", "threads/shape", "int4", "int2", "int8", "nf4", "oneDNN",
-                "OpenBLAS", "int4/int8", "int4/dnn", "int2/int4");
+    std::printf("%-36s %7s %7s %7s %7s %7s %8s %7s %9s %9s %9s %9s\n", "threads/shape", "int4", "int2", "int8", "nf4", "oneDNN",
+                "OpenBLAS", "ggml", "int4/int8", "int4/dnn", "int4/ggml", "int2/int4");
     for (const auto& [key, v] : values_) {
       const auto get = [&](const std::string& k) {
         auto f = v.find(k);
         return f == v.end() ? 0.0 : f->second;
       };
       const double i4 = get("int4 GOPS"), i2 = get("int2 GOPS"), i8 = get("int8 GOPS"), nf4 = get("nf4 GOPS"),
-                   dnn = get("onednn GOPS"), blas = get("openblas GOPS");
+                   dnn = get("onednn GOPS"), blas = get("openblas GOPS"), gg = get("ggml-q4_0 GOPS");
       if (i4 == 0) continue;
       const auto ratio = [](double a, double b) { return b > 0 && a > 0 ? a / b : 0.0; };
-      std::printf("%-36s %7.1f %7.1f %7.1f %7.1f %7.1f %8.1f %9.2f %9.2f %9.2f\n", key.c_str(), i4, i2, i8, nf4, dnn, blas,
-                  ratio(i4, i8), ratio(i4, dnn), ratio(i2, i4));
+      std::printf("%-36s %7.1f %7.1f %7.1f %7.1f %7.1f %8.1f %7.1f %9.2f %9.2f %9.2f %9.2f\n", key.c_str(), i4, i2, i8, nf4, dnn,
+                  blas, gg, ratio(i4, i8), ratio(i4, dnn), ratio(i4, gg), ratio(i2, i4));
     }
   }
 
@@ -182,6 +256,9 @@ int main(int argc, char** argv) {
         benchmark::RegisterBenchmark(("nf4" + suffix).c_str(), bm_nf4, s, t)->UseRealTime();
 #if LOWBIT_BENCH_ONEDNN
         benchmark::RegisterBenchmark(("onednn" + suffix).c_str(), bm_onednn, s, t)->UseRealTime();
+#endif
+#if LOWBIT_WITH_GGML
+        benchmark::RegisterBenchmark(("ggml-q4_0" + suffix).c_str(), bm_ggml, s, t)->UseRealTime();
 #endif
 #if LOWBIT_PEER_OPENBLAS
         benchmark::RegisterBenchmark(("openblas" + suffix).c_str(), bm_openblas, s, t)->UseRealTime();

@@ -122,7 +122,10 @@ struct shape {
 const shape shapes[] = {{1, 64, 32, 32},   {1, 100, 128, 32}, {3, 130, 256, 64},  {7, 64, 64, 4},
                         {13, 200, 384, 128}, {6, 64, 96, 0},  {5, 70, 30, 0},     {1, 1, 4, 4},
                         {2, 129, 1024, 32}, {12, 65, 512, 0}, {9, 64, 36, 12},   {4, 3, 8, 0},
-                        {3, 70, 784, 32},   {5, 64, 100, 64}};  // a short last group: 784 = 24 x 32 + 16
+                        {3, 70, 784, 32},   {5, 64, 100, 64},  // a short last group: 784 = 24 x 32 + 16
+                        // Tasks of 12 rows or more expand the codes on paths that can (6-row tiles
+                        // and their remainders, several depth blocks, one group per depth block).
+                        {29, 130, 1024, 32}, {24, 70, 784, 32}, {14, 64, 512, 4},   {19, 65, 2048, 0}};
 
 template <class F>
 void check_format(kernel_path path, lowbit_test::rng& g) {

@@ -10,7 +10,9 @@
 // splits the work into tasks of rows x panels (panels first, so that every weight byte is read
 // once when M is small), and runs each task panel by panel: strips of up to MR rows against depth
 // blocks of groups (a strip's A within 32 KiB), carrying float sums in a buffer of 64 per row, then
-// the output stage.
+// the output stage. Where the path's kernel can, and a task has at least two strips of its wide
+// tile, each depth block of the panel is first expanded to bytes (24 KiB at most) and the strips
+// run taller tiles on it.
 #pragma once
 
 #include <algorithm>
@@ -76,6 +78,27 @@ void run_lowbit_tile(int rows, const kernels::lowbit_tile_args& t) noexcept {
   }
 }
 
+/// Rows of K's tile on expanded codes (kernels/lowbit_gemm_contract.hpp); 0 if K does not expand.
+template <class K, class = void>
+struct lowbit_wide_rows : std::integral_constant<int, 0> {};
+template <class K>
+struct lowbit_wide_rows<K, std::void_t<decltype(K::wide_mr)>> : std::integral_constant<int, K::wide_mr> {};
+
+template <class K, int Bits>
+void run_lowbit_wide_tile(int rows, const kernels::lowbit_tile_args& t, const std::uint8_t* codes) noexcept {
+  if constexpr (lowbit_wide_rows<K>::value > 0) {
+    switch (rows) {
+#define LOWBIT_LB_ROWS(r) \
+  case r:                 \
+    K::template wide_tile<Bits, r>(t, codes); \
+    return;
+      LOWBIT_LB_ROWS(1) LOWBIT_LB_ROWS(2) LOWBIT_LB_ROWS(3) LOWBIT_LB_ROWS(4) LOWBIT_LB_ROWS(5) LOWBIT_LB_ROWS(6)
+#undef LOWBIT_LB_ROWS
+      default: return;
+    }
+  }
+}
+
 template <class Stage>
 const output_float& float_stage(const Stage& s) noexcept {
   if constexpr (std::is_same_v<Stage, output_float>) {
@@ -103,10 +126,18 @@ void lowbit_gemm_with(const activations<AF>& a, const packed_lowbit_weights<WF>&
   const index_t panel_blocks = std::max<index_t>(1, std::min<index_t>(panels, threads > 1 ? 4 * threads : 1));
   const index_t rows_per_block = ceil_div(m_total, row_blocks);
   row_blocks = ceil_div(m_total, rows_per_block);
+  // Kernels that can expand the codes to bytes do so once per panel and depth block when at least
+  // two strips of their wide tile share it; the expanded depth block (64 bytes per depth) is kept
+  // within 24 KiB so that it stays in L1 while the strips read it.
+  constexpr int wide = lowbit_wide_rows<K>::value;
+  const bool expand = wide > 0 && rows_per_block >= 2 * wide;
+  const index_t mr = expand ? wide : K::mr;
   // Depth blocks: a strip's A within 32 KiB, so that it stays in L1 while the panel streams
   // (only when several strips share the panel's slice; one strip reads all groups at once).
   const index_t depth_block =
-      rows_per_block > K::mr ? std::max<index_t>(1, (32 << 10) / (K::mr * std::max<index_t>(group, 1))) : groups;
+      expand ? std::max<index_t>(1, (24 << 10) / (nr * std::max<index_t>(group, 1)))
+      : rows_per_block > K::mr ? std::max<index_t>(1, (32 << 10) / (K::mr * std::max<index_t>(group, 1)))
+                               : groups;
 
   const output_float& fs = float_stage(stage);
   const float* bias = fs.use_bias ? w.bias() : nullptr;
@@ -122,18 +153,23 @@ void lowbit_gemm_with(const activations<AF>& a, const packed_lowbit_weights<WF>&
     const index_t m_begin = rb * rows_per_block, m_end = std::min(m_total, m_begin + rows_per_block);
     const index_t p_begin = panels * pb / panel_blocks, p_end = panels * (pb + 1) / panel_blocks;
     aligned_vector<float> facc(static_cast<std::size_t>((m_end - m_begin) * nr));
+    aligned_vector<std::uint8_t> codes(expand ? static_cast<std::size_t>(depth_block * group * nr) : 0);
     for (index_t p = p_begin; p < p_end; ++p) {
       std::fill(facc.begin(), facc.end(), 0.0f);
       for (index_t g0 = 0; g0 < groups; g0 += depth_block) {
         kernels::lowbit_tile_args t = base;
         t.groups = std::min(depth_block, groups - g0);
         t.blocks = w.block(p, g0);
-        for (index_t m = m_begin; m < m_end; m += K::mr) {
-          const int rows = static_cast<int>(std::min<index_t>(K::mr, m_end - m));
+        if constexpr (wide > 0) {
+          if (expand) K::template expand<WF::bits>(t, codes.data());
+        }
+        for (index_t m = m_begin; m < m_end; m += mr) {
+          const int rows = static_cast<int>(std::min<index_t>(mr, m_end - m));
           t.a = pa.codes.data() + m * pa.ld + g0 * group;
           t.asum = pa.asum.data() + m * groups + g0;
           t.facc = facc.data() + (m - m_begin) * nr;
-          run_lowbit_tile<K, WF::bits>(rows, t);
+          if (expand) run_lowbit_wide_tile<K, WF::bits>(rows, t, codes.data());
+          else run_lowbit_tile<K, WF::bits>(rows, t);
         }
       }
       kernels::lowbit_tile_output<Stage> o;

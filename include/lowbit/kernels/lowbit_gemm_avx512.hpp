@@ -38,11 +38,15 @@ LOWBIT_TARGET_AVX512 LOWBIT_ALWAYS_INLINE __m512i lowbit_dot8(__m512i acc, __m51
 #define LOWBIT_LB_TARGET LOWBIT_TARGET_AVX512
 #define LOWBIT_LB_PATH kernel_path::avx512
 #define LOWBIT_LB_MR 4
+#define LOWBIT_LB_WIDE_MR 0
+#define LOWBIT_LB_WIDE_ASM 0
 #define LOWBIT_LB_PRESCALED 0
 #include "lowbit/kernels/lowbit_gemm_zmm_body.hpp"
 #undef LOWBIT_LB_TARGET
 #undef LOWBIT_LB_PATH
 #undef LOWBIT_LB_MR
+#undef LOWBIT_LB_WIDE_MR
+#undef LOWBIT_LB_WIDE_ASM
 #undef LOWBIT_LB_PRESCALED
 }  // namespace avx512
 
@@ -59,11 +63,17 @@ LOWBIT_TARGET_AVX512VNNI LOWBIT_ALWAYS_INLINE __m512i lowbit_dot8(__m512i acc, _
 // accumulators inside the quad loop and the tile runs at half speed (242 against 462 GOPS at
 // M = 32, 4096 x 4096, int4, one Zen 5 core).
 #define LOWBIT_LB_MR 4
+// On codes expanded to bytes once per panel (strips of several tiles), 6 rows: 24 accumulators and
+// the 4 loaded vectors, no masks or shifts in the loop.
+#define LOWBIT_LB_WIDE_MR 6
+#define LOWBIT_LB_WIDE_ASM 1  // the 6-row loop on expanded codes in assembly (vpdpbusd)
 #define LOWBIT_LB_PRESCALED 1
 #include "lowbit/kernels/lowbit_gemm_zmm_body.hpp"
 #undef LOWBIT_LB_TARGET
 #undef LOWBIT_LB_PATH
 #undef LOWBIT_LB_MR
+#undef LOWBIT_LB_WIDE_MR
+#undef LOWBIT_LB_WIDE_ASM
 #undef LOWBIT_LB_PRESCALED
 }  // namespace avx512vnni
 

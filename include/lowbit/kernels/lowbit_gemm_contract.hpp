@@ -125,7 +125,15 @@ struct lowbit_tile_output {
 //   static constexpr int mr;                      rows of a tile: R = 1 .. mr
 //   template <int Bits, int R> static void tile(const lowbit_tile_args&) noexcept;
 //   template <class Stage> static void finish(const float* facc, int rows, const lowbit_tile_output<Stage>&) noexcept;
-// found by overload resolution on the path tags (lowbit_kernel(tag), kernels/lowbit_gemm.hpp).
+// and optionally, for tasks of many rows, tiles on expanded codes:
+//   static constexpr int wide_mr;                 rows of such a tile: R = 1 .. wide_mr
+//   template <int Bits> static void expand(const lowbit_tile_args&, std::uint8_t* codes) noexcept;
+//   template <int Bits, int R> static void wide_tile(const lowbit_tile_args&, const std::uint8_t* codes) noexcept;
+// Expanded codes are the args' groups of the panel as bytes, 64-byte aligned: per group, per quad,
+// 4 vectors of 64 bytes, vector v holding u of columns 16 v .. 16 v + 15 at the quad's 4 depths
+// (byte 4 c + d: column 16 v + c, depth d). The driver expands each depth block once and runs
+// every strip of the task on it; the arithmetic stays the contract's above.
+// K is found by overload resolution on the path tags (lowbit_kernel(tag), kernels/lowbit_gemm.hpp).
 
 }  // namespace kernels
 LOWBIT_NAMESPACE_END

@@ -5,6 +5,7 @@
 //   LOWBIT_LB_TARGET   the path's target attribute
 //   LOWBIT_LB_PATH     its kernel_path
 //   LOWBIT_LB_MR       rows per tile (the accumulators are named for up to 6)
+//   LOWBIT_LB_WIDE_MR  rows per tile on expanded codes (0: the path does not expand)
 //   LOWBIT_LB_PRESCALED  1 if lowbit_dot takes bytes up to 255 (vpdpbusd): tiles of 1 or 2 rows
 //                      then mask the bit fields in place instead of shifting them down (the field
 //                      at bit f multiplies by 2^f, divided out by an exact arithmetic shift of the
@@ -144,14 +145,41 @@ LOWBIT_LB_TARGET LOWBIT_ALWAYS_INLINE __m512i lb_broadcast(const std::int8_t* p)
 #define LOWBIT_LB_ADD_ZERO_POINTS(c, v) _mm512_add_epi32(c, _mm512_mullo_epi32(nzp##v, sumv))
 #define LOWBIT_LB_AS_IS(c, v) c
 
-/// R rows x 64 columns over t.groups groups.
-template <int Bits, int R>
-LOWBIT_LB_TARGET void lowbit_tile(const lowbit_tile_args& t) noexcept {
-  static_assert(R >= 1 && R <= LOWBIT_LB_MR, "zmm sub-byte tiles have 1 to LOWBIT_LB_MR rows");
+/// Unpacks the codes of t.groups groups of the panel into bytes (kernels/lowbit_gemm_contract.hpp,
+/// "expanded codes"): per quad the 4 vectors lb_unpack gives, 256 bytes, quads in order.
+template <int Bits>
+LOWBIT_LB_TARGET void lowbit_expand(const lowbit_tile_args& t, std::uint8_t* out) noexcept {
+  constexpr index_t quad_bytes = 32 * Bits;
+  for (index_t g = 0; g < t.groups; ++g) {
+    const std::uint8_t* block = t.blocks + g * t.block_bytes;
+    for (index_t q = 0; q < t.group_quads; ++q, out += 256) {
+      __m512i b0, b1, b2, b3;
+      lb_unpack<Bits, false>(block + q * quad_bytes, b0, b1, b2, b3);
+      _mm512_store_si512(out, b0);
+      _mm512_store_si512(out + 64, b1);
+      _mm512_store_si512(out + 128, b2);
+      _mm512_store_si512(out + 192, b3);
+    }
+  }
+}
+
+/// R rows x 64 columns over t.groups groups: the codes unpacked from t.blocks here, or (Expanded)
+/// read as bytes from `expanded` (lowbit_expand's output for the same groups), which leaves the
+/// registers for taller tiles and the unpacking to one pass per panel instead of one per tile.
+template <int Bits, int R, bool Expanded = false>
+LOWBIT_LB_TARGET void lowbit_tile(const lowbit_tile_args& t, const std::uint8_t* expanded = nullptr) noexcept {
+  static_assert(R >= 1 && R <= (Expanded ? LOWBIT_LB_WIDE_MR : LOWBIT_LB_MR), "zmm sub-byte tiles: too many rows");
+  static_assert(R <= 6, "the accumulators are named for up to 6 rows");
   constexpr index_t quad_bytes = 32 * Bits;
   const index_t group = t.group_quads * 4, quads = t.group_quads;
   // Fields masked in place (no shift) where registers allow: tiles of 1 or 2 rows.
-  constexpr bool prescaled = LOWBIT_LB_PRESCALED && R <= 2;
+  constexpr bool prescaled = LOWBIT_LB_PRESCALED && R <= 2 && !Expanded;
+  // The assembly loop below (6 rows on expanded codes) starts the sums at the symmetric offset's term.
+#if LOWBIT_LB_WIDE_ASM && !defined(LOWBIT_EMULATE_X86_SIMD)
+  constexpr bool offset_in_sums = Expanded && R == 6;
+#else
+  constexpr bool offset_in_sums = false;
+#endif
   const offset_kind kind = t.kind;
   const std::int32_t z = t.z;
   const std::int32_t* const asum = t.asum;
@@ -199,6 +227,131 @@ LOWBIT_LB_TARGET void lowbit_tile(const lowbit_tile_args& t) noexcept {
       c0_1 = _mm512_add_epi32(c0_1, c1_1);
       c0_2 = _mm512_add_epi32(c0_2, c1_2);
       c0_3 = _mm512_add_epi32(c0_3, c1_3);
+    } else if constexpr (Expanded) {
+      const std::uint8_t* e = expanded + g * quads * 256;
+#if LOWBIT_LB_WIDE_ASM && !defined(LOWBIT_EMULATE_X86_SIMD)
+      if constexpr (R == 6) {
+        // GCC 12 cannot keep 24 accumulators in registers through this loop (it stores a copy of
+        // each to the stack per quad and shuffles them between registers), and an asm statement
+        // takes at most 30 operands: the whole group in assembly, accumulators zmm0..23 (row r,
+        // vector v in zmm 4r + v), the weights in zmm24..27, the broadcast row in zmm28; the sums
+        // leave through memory, the symmetric offset's term already in them.
+        alignas(64) std::int32_t sums[6 * 64];
+        // The symmetric offset's term -z * asum starts each row's sums (the same exact int32 sum).
+        std::int32_t start[6];
+        for (int r = 0; r < 6; ++r) start[r] = kind == offset_kind::symmetric ? -z * asum[r * ldsum + g] : 0;
+        const std::int8_t* p0 = a0;
+        const std::int8_t* p3 = a3;
+        const index_t lda = t.lda;
+        index_t n = quads;
+        __asm__ volatile(
+            "vpbroadcastd 0(%[o]), %%zmm0\n\t"
+            "vmovdqa64 %%zmm0, %%zmm1\n\t"
+            "vmovdqa64 %%zmm0, %%zmm2\n\t"
+            "vmovdqa64 %%zmm0, %%zmm3\n\t"
+            "vpbroadcastd 4(%[o]), %%zmm4\n\t"
+            "vmovdqa64 %%zmm4, %%zmm5\n\t"
+            "vmovdqa64 %%zmm4, %%zmm6\n\t"
+            "vmovdqa64 %%zmm4, %%zmm7\n\t"
+            "vpbroadcastd 8(%[o]), %%zmm8\n\t"
+            "vmovdqa64 %%zmm8, %%zmm9\n\t"
+            "vmovdqa64 %%zmm8, %%zmm10\n\t"
+            "vmovdqa64 %%zmm8, %%zmm11\n\t"
+            "vpbroadcastd 12(%[o]), %%zmm12\n\t"
+            "vmovdqa64 %%zmm12, %%zmm13\n\t"
+            "vmovdqa64 %%zmm12, %%zmm14\n\t"
+            "vmovdqa64 %%zmm12, %%zmm15\n\t"
+            "vpbroadcastd 16(%[o]), %%zmm16\n\t"
+            "vmovdqa64 %%zmm16, %%zmm17\n\t"
+            "vmovdqa64 %%zmm16, %%zmm18\n\t"
+            "vmovdqa64 %%zmm16, %%zmm19\n\t"
+            "vpbroadcastd 20(%[o]), %%zmm20\n\t"
+            "vmovdqa64 %%zmm20, %%zmm21\n\t"
+            "vmovdqa64 %%zmm20, %%zmm22\n\t"
+            "vmovdqa64 %%zmm20, %%zmm23\n\t"
+            "1:\n\t"
+            "vmovdqa64 0(%[e]), %%zmm24\n\t"
+            "vmovdqa64 64(%[e]), %%zmm25\n\t"
+            "vmovdqa64 128(%[e]), %%zmm26\n\t"
+            "vmovdqa64 192(%[e]), %%zmm27\n\t"
+            "vpbroadcastd (%[p0]), %%zmm28\n\t"
+            "vpdpbusd %%zmm28, %%zmm24, %%zmm0\n\t"
+            "vpdpbusd %%zmm28, %%zmm25, %%zmm1\n\t"
+            "vpdpbusd %%zmm28, %%zmm26, %%zmm2\n\t"
+            "vpdpbusd %%zmm28, %%zmm27, %%zmm3\n\t"
+            "vpbroadcastd (%[p0],%[lda]), %%zmm28\n\t"
+            "vpdpbusd %%zmm28, %%zmm24, %%zmm4\n\t"
+            "vpdpbusd %%zmm28, %%zmm25, %%zmm5\n\t"
+            "vpdpbusd %%zmm28, %%zmm26, %%zmm6\n\t"
+            "vpdpbusd %%zmm28, %%zmm27, %%zmm7\n\t"
+            "vpbroadcastd (%[p0],%[lda],2), %%zmm28\n\t"
+            "vpdpbusd %%zmm28, %%zmm24, %%zmm8\n\t"
+            "vpdpbusd %%zmm28, %%zmm25, %%zmm9\n\t"
+            "vpdpbusd %%zmm28, %%zmm26, %%zmm10\n\t"
+            "vpdpbusd %%zmm28, %%zmm27, %%zmm11\n\t"
+            "vpbroadcastd (%[p3]), %%zmm28\n\t"
+            "vpdpbusd %%zmm28, %%zmm24, %%zmm12\n\t"
+            "vpdpbusd %%zmm28, %%zmm25, %%zmm13\n\t"
+            "vpdpbusd %%zmm28, %%zmm26, %%zmm14\n\t"
+            "vpdpbusd %%zmm28, %%zmm27, %%zmm15\n\t"
+            "vpbroadcastd (%[p3],%[lda]), %%zmm28\n\t"
+            "vpdpbusd %%zmm28, %%zmm24, %%zmm16\n\t"
+            "vpdpbusd %%zmm28, %%zmm25, %%zmm17\n\t"
+            "vpdpbusd %%zmm28, %%zmm26, %%zmm18\n\t"
+            "vpdpbusd %%zmm28, %%zmm27, %%zmm19\n\t"
+            "vpbroadcastd (%[p3],%[lda],2), %%zmm28\n\t"
+            "vpdpbusd %%zmm28, %%zmm24, %%zmm20\n\t"
+            "vpdpbusd %%zmm28, %%zmm25, %%zmm21\n\t"
+            "vpdpbusd %%zmm28, %%zmm26, %%zmm22\n\t"
+            "vpdpbusd %%zmm28, %%zmm27, %%zmm23\n\t"
+            "add $256, %[e]\n\t"
+            "add $4, %[p0]\n\t"
+            "add $4, %[p3]\n\t"
+            "dec %[n]\n\t"
+            "jnz 1b\n\t"
+            "vmovdqa64 %%zmm0, 0(%[s])\n\t"
+            "vmovdqa64 %%zmm1, 64(%[s])\n\t"
+            "vmovdqa64 %%zmm2, 128(%[s])\n\t"
+            "vmovdqa64 %%zmm3, 192(%[s])\n\t"
+            "vmovdqa64 %%zmm4, 256(%[s])\n\t"
+            "vmovdqa64 %%zmm5, 320(%[s])\n\t"
+            "vmovdqa64 %%zmm6, 384(%[s])\n\t"
+            "vmovdqa64 %%zmm7, 448(%[s])\n\t"
+            "vmovdqa64 %%zmm8, 512(%[s])\n\t"
+            "vmovdqa64 %%zmm9, 576(%[s])\n\t"
+            "vmovdqa64 %%zmm10, 640(%[s])\n\t"
+            "vmovdqa64 %%zmm11, 704(%[s])\n\t"
+            "vmovdqa64 %%zmm12, 768(%[s])\n\t"
+            "vmovdqa64 %%zmm13, 832(%[s])\n\t"
+            "vmovdqa64 %%zmm14, 896(%[s])\n\t"
+            "vmovdqa64 %%zmm15, 960(%[s])\n\t"
+            "vmovdqa64 %%zmm16, 1024(%[s])\n\t"
+            "vmovdqa64 %%zmm17, 1088(%[s])\n\t"
+            "vmovdqa64 %%zmm18, 1152(%[s])\n\t"
+            "vmovdqa64 %%zmm19, 1216(%[s])\n\t"
+            "vmovdqa64 %%zmm20, 1280(%[s])\n\t"
+            "vmovdqa64 %%zmm21, 1344(%[s])\n\t"
+            "vmovdqa64 %%zmm22, 1408(%[s])\n\t"
+            "vmovdqa64 %%zmm23, 1472(%[s])\n\t"
+            : [e] "+r"(e), [p0] "+r"(p0), [p3] "+r"(p3), [n] "+r"(n)
+            : [lda] "r"(lda), [s] "r"(sums), [o] "r"(start)
+            : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "xmm16", "xmm17", "xmm18", "xmm19", "xmm20", "xmm21", "xmm22", "xmm23", "xmm24", "xmm25", "xmm26", "xmm27", "xmm28", "cc", "memory");
+        c0_0 = _mm512_load_si512(sums), c0_1 = _mm512_load_si512(sums + 16), c0_2 = _mm512_load_si512(sums + 32), c0_3 = _mm512_load_si512(sums + 48);
+        c1_0 = _mm512_load_si512(sums + 64), c1_1 = _mm512_load_si512(sums + 80), c1_2 = _mm512_load_si512(sums + 96), c1_3 = _mm512_load_si512(sums + 112);
+        c2_0 = _mm512_load_si512(sums + 128), c2_1 = _mm512_load_si512(sums + 144), c2_2 = _mm512_load_si512(sums + 160), c2_3 = _mm512_load_si512(sums + 176);
+        c3_0 = _mm512_load_si512(sums + 192), c3_1 = _mm512_load_si512(sums + 208), c3_2 = _mm512_load_si512(sums + 224), c3_3 = _mm512_load_si512(sums + 240);
+        c4_0 = _mm512_load_si512(sums + 256), c4_1 = _mm512_load_si512(sums + 272), c4_2 = _mm512_load_si512(sums + 288), c4_3 = _mm512_load_si512(sums + 304);
+        c5_0 = _mm512_load_si512(sums + 320), c5_1 = _mm512_load_si512(sums + 336), c5_2 = _mm512_load_si512(sums + 352), c5_3 = _mm512_load_si512(sums + 368);
+      } else
+#endif
+      for (index_t q = 0; q < quads; ++q, e += 256) {
+        b0 = _mm512_load_si512(e);
+        b1 = _mm512_load_si512(e + 64);
+        b2 = _mm512_load_si512(e + 128);
+        b3 = _mm512_load_si512(e + 192);
+        LOWBIT_LB_ROW(0, a0 + 4 * q) LOWBIT_LB_ROW(1, a1 + 4 * q) LOWBIT_LB_ROW(2, a2 + 4 * q)
+        LOWBIT_LB_ROW(3, a3 + 4 * q) LOWBIT_LB_ROW(4, a4 + 4 * q) LOWBIT_LB_ROW(5, a5 + 4 * q)
+      }
     } else {
       for (index_t q = 0; q < quads; ++q) {
         lb_unpack<Bits, prescaled>(block + q * quad_bytes, b0, b1, b2, b3);
@@ -211,7 +364,11 @@ LOWBIT_LB_TARGET void lowbit_tile(const lowbit_tile_args& t) noexcept {
     // above the branch, where it has no registers for them and spills.)
     if (kind == offset_kind::symmetric) {
       __asm__ volatile("" ::: "memory");
-      LOWBIT_LB_FLOATS(LOWBIT_LB_ADD_CONSTANT)
+      if constexpr (offset_in_sums) {
+        LOWBIT_LB_FLOATS(LOWBIT_LB_AS_IS)
+      } else {
+        LOWBIT_LB_FLOATS(LOWBIT_LB_ADD_CONSTANT)
+      }
     } else if (kind == offset_kind::zero_point) {
       __asm__ volatile("" ::: "memory");
       const __m512i nzp0 = lb_negated_zero_points(offsets), nzp1 = lb_negated_zero_points(offsets + 16);
@@ -278,9 +435,18 @@ LOWBIT_LB_TARGET void lowbit_finish(const float* facc, int rows, const lowbit_ti
 struct lowbit_micro_kernel {
   static constexpr kernel_path path = LOWBIT_LB_PATH;
   static constexpr int mr = LOWBIT_LB_MR;
+  static constexpr int wide_mr = LOWBIT_LB_WIDE_MR;
   template <int Bits, int R>
   static void tile(const lowbit_tile_args& t) noexcept {
     lowbit_tile<Bits, R>(t);
+  }
+  template <int Bits>
+  static void expand(const lowbit_tile_args& t, std::uint8_t* codes) noexcept {
+    lowbit_expand<Bits>(t, codes);
+  }
+  template <int Bits, int R>
+  static void wide_tile(const lowbit_tile_args& t, const std::uint8_t* codes) noexcept {
+    if constexpr (R <= LOWBIT_LB_WIDE_MR) lowbit_tile<Bits, R, true>(t, codes);
   }
   template <class Stage>
   static void finish(const float* facc, int rows, const lowbit_tile_output<Stage>& o) noexcept {
