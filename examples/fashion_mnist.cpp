@@ -201,8 +201,9 @@ result float4_row(const char* name, const demo::mlp& m, lowbit::float4_kind kind
 
 /// Mixed precision (ptq/mixed_precision.hpp): each layer's format and group size chosen by its
 /// measured output SQNR on 2048 training images to fit `budget` bits per weight; the plan is
-/// printed, and the layers run on the sub-byte kernels in the formats it chose.
-result mixed_row(const demo::mlp& m, double budget, const demo::dataset& d, const lowbit::context& ctx) {
+/// printed, and the layers run on the sub-byte kernels in the formats it chose, quantized by round
+/// to nearest or (with_gptq) by GPTQ layer by layer as gptq_row does.
+result mixed_row(const demo::mlp& m, double budget, bool with_gptq, const demo::dataset& d, const lowbit::context& ctx) {
   using namespace lowbit;
   std::vector<hessian_observer> obs;
   row_matrix h = d.train_x.topRows(2048);
@@ -216,15 +217,29 @@ result mixed_row(const demo::mlp& m, double budget, const demo::dataset& d, cons
   std::vector<planned_layer> layers;
   for (std::size_t l = 0; l < m.layers(); ++l) layers.emplace_back("fc" + std::to_string(l + 1), m.w[l], obs[l]);
   const precision_plan plan = plan_precision(layers, budget);
-  std::printf("\nmixed-precision plan for %.2f bits/weight (predicted output SQNR per layer and option):\n%s", budget,
-              plan.table().c_str());
+  if (!with_gptq)
+    std::printf("\nmixed-precision plan for %.2f bits/weight (predicted output SQNR per layer and option):\n%s", budget,
+                plan.table().c_str());
   using layer_fn = std::function<row_matrix(const row_matrix&, const output_float&)>;
   std::vector<layer_fn> fns;
   double bytes = bias_bytes(m);
+  row_matrix hq = d.train_x.topRows(2048);  // GPTQ's inputs: the outputs of the layers already quantized
   for (std::size_t l = 0; l < m.layers(); ++l) {
     const weight_choice& c = plan.layers[l].choice();
     const auto add = [&](auto q) {
-      auto layer = std::make_shared<lowbit_linear<typename decltype(q)::format>>(m.w[l], q, m.b[l]);
+      using F = typename decltype(q)::format;
+      std::shared_ptr<lowbit_linear<F>> layer;
+      if (with_gptq) {
+        hessian_observer o(m.w[l].cols());
+        o.observe(hq);
+        gptq_options go;
+        go.act_order = true;
+        go.static_groups = true;
+        go.half_scales = true;
+        layer = std::make_shared<lowbit_linear<F>>(packed_lowbit_weights<F>(gptq(q, m.w[l], o, go), m.b[l]));
+      } else {
+        layer = std::make_shared<lowbit_linear<F>>(m.w[l], q, m.b[l]);
+      }
       bytes += static_cast<double>(layer->weights().payload_bytes());
       fns.push_back([layer, ctx](const row_matrix& x, const output_float& st) { return layer->forward(x, st, ctx); });
     };
@@ -239,6 +254,7 @@ result mixed_row(const demo::mlp& m, double budget, const demo::dataset& d, cons
     if (c.bits == 8) pick(int8{}, uint8{});
     else if (c.bits == 4) pick(int4{}, uint4{});
     else pick(int2{}, uint2{});
+    if (with_gptq && l + 1 < m.layers()) hq = fns.back()(hq, output_float{}.relu());
   }
   const auto f = [&](const row_matrix& x, row_matrix& out) {
     row_matrix hh = x;
@@ -248,7 +264,7 @@ result mixed_row(const demo::mlp& m, double budget, const demo::dataset& d, cons
     }
   };
   char name[96];
-  std::snprintf(name, sizeof name, "mixed precision, plan for %.1f bits", budget);
+  std::snprintf(name, sizeof name, "mixed precision%s, plan for %.1f bits", with_gptq ? " + GPTQ" : "", budget);
   return {name, accuracy_of(d.test_x, d.test_y, f), bytes, time_test_set(d.test_x, f)};
 }
 
@@ -462,16 +478,19 @@ int main(int argc, char** argv) {
     using namespace lowbit;
     rows.push_back(rtn_row("int4 weights RTN, per-channel", fp32, quantizer<int4, symmetric, per_channel>(per_channel(0)), d, one));
     rows.push_back(rtn_row("int4 weights RTN, per-group 32", fp32, quantizer<int4, affine, per_group>(per_group(1, 32)), d, one));
+    rows.push_back(rtn_row("int3 weights RTN, per-channel", fp32, quantizer<int3, symmetric, per_channel>(per_channel(0)), d, one));
     rows.push_back(rtn_row("int2 weights RTN, per-channel", fp32, quantizer<int2, symmetric, per_channel>(per_channel(0)), d, one));
     rows.push_back(rtn_row("int2 weights RTN, per-group 32", fp32, quantizer<int2, affine, per_group>(per_group(1, 32)), d, one));
     rows.push_back(gptq_row("int4 weights GPTQ, per-channel", fp32, quantizer<int4, symmetric, per_channel>(per_channel(0)), d, one));
     rows.push_back(gptq_row("int4 weights GPTQ, per-group 32", fp32, quantizer<int4, affine, per_group>(per_group(1, 32)), d, one));
+    rows.push_back(gptq_row("int3 weights GPTQ, per-channel", fp32, quantizer<int3, symmetric, per_channel>(per_channel(0)), d, one));
     rows.push_back(gptq_row("int2 weights GPTQ, per-channel", fp32, quantizer<int2, symmetric, per_channel>(per_channel(0)), d, one));
     rows.push_back(gptq_row("int2 weights GPTQ, per-group 32", fp32, quantizer<int2, affine, per_group>(per_group(1, 32)), d, one));
     rows.push_back(float4_row("NF4 weights, block 64 (float compute)", fp32, float4_kind::nf4, false, d, one));
     rows.push_back(float4_row("NF4 + double quant (float compute)", fp32, float4_kind::nf4, true, d, one));
     rows.push_back(float4_row("FP4 weights, block 64 (float compute)", fp32, float4_kind::fp4, false, d, one));
-    rows.push_back(mixed_row(fp32, 3.0, d, one));
+    rows.push_back(mixed_row(fp32, 3.0, false, d, one));
+    rows.push_back(mixed_row(fp32, 3.0, true, d, one));
     double bytes = 0;
     const auto q4 = qat<int4>(fp32, d, cache, bytes);
     rows.push_back(layers_row("int4 weights QAT (LSQ), per-channel", q4, bytes, d, one));

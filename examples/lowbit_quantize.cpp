@@ -36,7 +36,7 @@ every other tensor is copied unchanged (safetensors) or as F32 (GGUF).
                           (bitsandbytes' 4-bit formats: blocks of 64, double
                           quantization of the block scales; --bits, --scheme and --group
                           do not apply)
-  -b, --bits=N            8, 4 (default) or 2
+  -b, --bits=N            8, 4 (default), 3 or 2 (3-bit codes are stored in 4 bits)
   -s, --scheme=SCHEME     symmetric (default) or affine
   -g, --group=N           group size along the inputs, a multiple of 4 (default 32);
                           0 for one scale per output row
@@ -114,7 +114,7 @@ void set_field(spec& sp, const std::string& key, const std::string& value) {
     sp.method = value;
   } else if (key == "bits") {
     sp.bits = static_cast<int>(parse_int(value, "bits"));
-    if (sp.bits != 8 && sp.bits != 4 && sp.bits != 2) usage_error("invalid bits '" + value + "' (8, 4 or 2)");
+    if (sp.bits != 8 && sp.bits != 4 && sp.bits != 3 && sp.bits != 2) usage_error("invalid bits '" + value + "' (8, 4, 3 or 2)");
   } else if (key == "scheme") {
     if (value != "symmetric" && value != "affine") usage_error("invalid scheme '" + value + "' (symmetric or affine)");
     sp.affine = value == "affine";
@@ -236,7 +236,11 @@ std::string shape_string(const std::vector<index_t>& s) {
 
 std::string spec_name(const spec& s) {
   if (s.method == "nf4" || s.method == "fp4") return s.method + " block 64 + double quant";
-  return s.method + " " + (s.bits == 8 ? (s.affine ? "uint8" : "int8") : s.bits == 4 ? (s.affine ? "uint4" : "int4") : (s.affine ? "uint2" : "int2")) +
+  const char* format = s.bits == 8   ? (s.affine ? "uint8" : "int8")
+                       : s.bits == 4 ? (s.affine ? "uint4" : "int4")
+                       : s.bits == 3 ? (s.affine ? "uint3" : "int3")
+                                     : (s.affine ? "uint2" : "int2");
+  return s.method + " " + format +
          (s.group ? " g" + std::to_string(s.group) : " per row");
 }
 
@@ -257,6 +261,7 @@ awq_choice choose_awq(const row_matrix& w, const spec& sp, const hessian_observe
   const auto pick = [](const auto& r) { return awq_choice{r.scales, r.alpha}; };
   if (sp.bits == 8) return sp.affine ? pick(awq_as<uint8, affine>(w, sp, h)) : pick(awq_as<int8, symmetric>(w, sp, h));
   if (sp.bits == 4) return sp.affine ? pick(awq_as<uint4, affine>(w, sp, h)) : pick(awq_as<int4, symmetric>(w, sp, h));
+  if (sp.bits == 3) return sp.affine ? pick(awq_as<uint3, affine>(w, sp, h)) : pick(awq_as<int3, symmetric>(w, sp, h));
   return sp.affine ? pick(awq_as<uint2, affine>(w, sp, h)) : pick(awq_as<int2, symmetric>(w, sp, h));
 }
 
@@ -294,11 +299,12 @@ row_matrix quantize_safetensors(safetensors::writer& out, const std::string& nam
                                 const hessian_observer* h, std::size_t& bytes) {
   if (sp.bits == 8) return sp.affine ? add_packed<uint8, affine>(out, name, w, sp, h, bytes) : add_packed<int8, symmetric>(out, name, w, sp, h, bytes);
   if (sp.bits == 4) return sp.affine ? add_packed<uint4, affine>(out, name, w, sp, h, bytes) : add_packed<int4, symmetric>(out, name, w, sp, h, bytes);
+  if (sp.bits == 3) return sp.affine ? add_packed<uint3, affine>(out, name, w, sp, h, bytes) : add_packed<int3, symmetric>(out, name, w, sp, h, bytes);
   return sp.affine ? add_packed<uint2, affine>(out, name, w, sp, h, bytes) : add_packed<int2, symmetric>(out, name, w, sp, h, bytes);
 }
 
 row_matrix quantize_gguf(gguf::writer& out, const std::string& name, const row_matrix& w, const spec& sp, std::size_t& bytes) {
-  if (sp.group != 32 || (sp.method != "rtn" && sp.method != "awq") || (sp.bits == 2) || (sp.bits == 8 && sp.affine))
+  if (sp.group != 32 || (sp.method != "rtn" && sp.method != "awq") || sp.bits == 2 || sp.bits == 3 || (sp.bits == 8 && sp.affine))
     detail::fail("tensor '", name, "': GGUF output holds Q4_0 (bits=4, symmetric), Q4_1 (bits=4, affine) and Q8_0 (bits=8, symmetric), ",
                  "with group=32 and method=rtn or awq; got ", spec_name(sp), sp.affine ? " affine" : "");
   const index_t n = w.rows(), k = w.cols();

@@ -22,6 +22,10 @@ TEST(format, ranges_follow_onnx_and_pytorch) {
   EXPECT_EQ(lowbit::int2::qmin, -2);
   EXPECT_EQ(lowbit::int2::qmax, 1);
   EXPECT_EQ(lowbit::uint2::qmax, 3);
+  EXPECT_EQ(lowbit::int3::qmin, -4);  // 3-bit ranges in 4-bit containers
+  EXPECT_EQ(lowbit::int3::qmax, 3);
+  EXPECT_EQ(lowbit::int3::per_byte, 2);
+  EXPECT_EQ(lowbit::uint3::qmax, 7);
   EXPECT_EQ(lowbit::int4::per_byte, 2);
   EXPECT_EQ(lowbit::int2::per_byte, 4);
   EXPECT_TRUE(lowbit::is_format_v<lowbit::uint2>);
@@ -42,6 +46,8 @@ TEST(format, symmetric_zero_points_follow_pytorch) {
   EXPECT_EQ(lowbit::symmetric_zero_point<lowbit::uint8>(), 128);  // quint8's default range
   EXPECT_EQ(lowbit::symmetric_zero_point<lowbit::uint4>(), 7);    // (0 + 15) // 2
   EXPECT_EQ(lowbit::symmetric_zero_point<lowbit::uint2>(), 1);
+  EXPECT_EQ(lowbit::symmetric_zero_point<lowbit::int3>(), 0);
+  EXPECT_EQ(lowbit::symmetric_zero_point<lowbit::uint3>(), 3);  // (0 + 7) // 2
 }
 
 TEST(format, int4_first_element_in_low_nibble) {
@@ -80,6 +86,8 @@ TEST(format, every_code_round_trips) {
   round_trip_every_code<lowbit::uint4>();
   round_trip_every_code<lowbit::int2>();
   round_trip_every_code<lowbit::uint2>();
+  round_trip_every_code<lowbit::int3>();
+  round_trip_every_code<lowbit::uint3>();
 }
 
 }  // namespace

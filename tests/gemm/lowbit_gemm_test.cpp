@@ -147,6 +147,8 @@ TEST_P(lowbit_gemm_paths, every_format_kind_and_group_matches_the_reference_bit_
   check_format<lowbit::uint4>(GetParam(), g);
   check_format<lowbit::int2>(GetParam(), g);
   check_format<lowbit::uint2>(GetParam(), g);
+  check_format<lowbit::int3>(GetParam(), g);  // 4-bit containers, 3-bit ranges
+  check_format<lowbit::uint3>(GetParam(), g);
   check_format<lowbit::int8>(GetParam(), g);
   check_format<lowbit::uint8>(GetParam(), g);
   check_format<lowbit::int8_narrow>(GetParam(), g);

@@ -65,8 +65,8 @@ TEST(lowbit_quantize, help_and_usage_errors_follow_unix_conventions) {
   std::string out;
   EXPECT_EQ(tool("--help", &out), 0);
   EXPECT_NE(out.find("Usage: lowbit-quantize [OPTION]... INPUT OUTPUT"), std::string::npos);
-  EXPECT_EQ(tool("--bits=3 a.safetensors b.safetensors", &out), 2);
-  EXPECT_NE(out.find("invalid bits '3'"), std::string::npos) << out;
+  EXPECT_EQ(tool("--bits=5 a.safetensors b.safetensors", &out), 2);
+  EXPECT_NE(out.find("invalid bits '5'"), std::string::npos) << out;
   EXPECT_EQ(tool("--frobnicate a b", &out), 2);
   EXPECT_NE(out.find("unrecognized option '--frobnicate'"), std::string::npos) << out;
   EXPECT_EQ(tool("only-one.safetensors", &out), 2);
@@ -116,6 +116,10 @@ TEST(lowbit_quantize, gptq_uses_the_calibration_inputs) {
   const packed_lowbit_weights<int2> want(gptq(quantizer<int2, symmetric, per_group>(per_group(1, 32)), m.fc1, h, o));
   EXPECT_EQ(st::read_packed<int2>(f, "fc1.weight").dequantize(), want.dequantize());
   EXPECT_EQ(f.at("fc2.weight").dtype, st::dtype::F32);  // kept by the override
+  // 3 bits: int3 codes in 4-bit containers.
+  ASSERT_EQ(tool("-q -m gptq -b 3 -g 0 -o 'fc2.*:keep' -c " + m.calib + " " + m.path + " " + out, &log), 0) << log;
+  const packed_lowbit_weights<int3> want3(gptq(quantizer<int3, symmetric, per_channel>(per_channel(0)), m.fc1, h, o));
+  EXPECT_EQ(st::read_packed<int3>(st::file::open(out), "fc1.weight").dequantize(), want3.dequantize());
   // Without inputs for a tensor, gptq is an error that names it.
   EXPECT_EQ(tool("-q -m gptq " + m.path + " " + out, &log), 1);
   EXPECT_NE(log.find("tensor 'fc1.weight': gptq needs its layer's inputs"), std::string::npos) << log;

@@ -185,6 +185,8 @@ TEST(safetensors, every_format_scheme_and_granularity_round_trips_exactly) {
   round_trip_all<uint4>(r);
   round_trip_all<int2>(r);
   round_trip_all<uint2>(r);
+  round_trip_all<int3>(r);
+  round_trip_all<uint3>(r);
 }
 
 TEST(safetensors, packed_weights_round_trip_and_compute_the_same) {

@@ -173,6 +173,8 @@ TEST_P(elementwise, quantize_matches_reference) {
   check_quantize<lowbit::uint4, lowbit::reciprocal_multiply>(GetParam(), g);
   check_quantize<lowbit::int2, lowbit::reciprocal_multiply>(GetParam(), g);
   check_quantize<lowbit::uint2, lowbit::reciprocal_multiply>(GetParam(), g);
+  check_quantize<lowbit::int3, lowbit::reciprocal_multiply>(GetParam(), g);
+  check_quantize<lowbit::uint3, lowbit::reciprocal_multiply>(GetParam(), g);
   check_quantize<lowbit::int8, lowbit::true_divide>(GetParam(), g);
   check_quantize<lowbit::uint8, lowbit::true_divide>(GetParam(), g);
   check_quantize<lowbit::int4, lowbit::true_divide>(GetParam(), g);
@@ -184,6 +186,7 @@ TEST_P(elementwise, quantize_reports_nonfinite) {
   check_nonfinite<lowbit::uint8>(GetParam());
   check_nonfinite<lowbit::int4>(GetParam());
   check_nonfinite<lowbit::uint2>(GetParam());
+  check_nonfinite<lowbit::int3>(GetParam());
 }
 
 TEST_P(elementwise, dequantize_matches_reference) {
@@ -195,6 +198,8 @@ TEST_P(elementwise, dequantize_matches_reference) {
   check_dequantize<lowbit::uint4>(GetParam(), g);
   check_dequantize<lowbit::int2>(GetParam(), g);
   check_dequantize<lowbit::uint2>(GetParam(), g);
+  check_dequantize<lowbit::int3>(GetParam(), g);
+  check_dequantize<lowbit::uint3>(GetParam(), g);
 }
 
 TEST_P(elementwise, minmax_matches_reference) {
@@ -309,6 +314,8 @@ TEST_P(elementwise, tensors_match_reference) {
       check_tensor_paths<lowbit::int2, lowbit::symmetric>(path, lowbit::per_group(0, 2), rows, cols, g);
       check_tensor_paths<lowbit::uint2, lowbit::affine>(path, lowbit::per_group(1, 3), rows, cols, g);
       check_tensor_paths<lowbit::int2, lowbit::affine>(path, lowbit::per_tensor{}, rows, cols, g);
+      check_tensor_paths<lowbit::int3, lowbit::symmetric>(path, lowbit::per_channel(0), rows, cols, g);
+      check_tensor_paths<lowbit::uint3, lowbit::affine>(path, lowbit::per_group(1, 4), rows, cols, g);
     }
   }
 }

@@ -138,6 +138,8 @@ TEST(gptq, output_error_below_round_to_nearest_for_every_format) {
   never_worse_than_rtn<int2, symmetric>(x, w, h, per_group(1, 32));
   never_worse_than_rtn<uint2, affine>(x, w, h, per_group(1, 40));  // short last group (96 = 40 + 40 + 16)
   never_worse_than_rtn<int4, symmetric>(x, w, h, per_tensor{});
+  never_worse_than_rtn<int3, symmetric>(x, w, h, per_channel(0), true);
+  never_worse_than_rtn<uint3, affine>(x, w, h, per_group(1, 32));
 }
 
 TEST(gptq, hessian_observer_accumulates_and_merges) {

@@ -64,6 +64,15 @@ struct int4 : integer_format<4, true, -8, 7> {
 struct uint4 : integer_format<4, false, 0, 15> {
   static constexpr const char* name = "uint4";
 };
+/// 3-bit codes in 4-bit containers (GPTQ's int3): stored, packed and computed exactly as int4, with
+/// the range of 3 bits. Weights of 3 bits therefore take int4's bytes in memory and in files; what
+/// they buy is int4's kernels at 3-bit accuracy, for layers or algorithms that want that grid.
+struct int3 : integer_format<4, true, -4, 3> {
+  static constexpr const char* name = "int3";
+};
+struct uint3 : integer_format<4, false, 0, 7> {
+  static constexpr const char* name = "uint3";
+};
 struct int2 : integer_format<2, true, -2, 1> {
   static constexpr const char* name = "int2";
 };
