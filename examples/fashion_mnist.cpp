@@ -264,7 +264,7 @@ result mixed_row(const demo::mlp& m, double budget, bool with_gptq, const demo::
     }
   };
   char name[96];
-  std::snprintf(name, sizeof name, "mixed precision%s, plan for %.1f bits", with_gptq ? " + GPTQ" : "", budget);
+  std::snprintf(name, sizeof name, with_gptq ? "mixed precision + GPTQ, %.1f bits" : "mixed precision, plan for %.1f bits", budget);
   return {name, accuracy_of(d.test_x, d.test_y, f), bytes, time_test_set(d.test_x, f)};
 }
 
