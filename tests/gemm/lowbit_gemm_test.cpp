@@ -119,20 +119,23 @@ class lowbit_gemm_paths : public lowbit_test::path_test {};
 struct shape {
   index_t m, n, k, group;
 };
-const shape shapes[] = {{1, 64, 32, 32},   {1, 100, 128, 32}, {3, 130, 256, 64},  {7, 64, 64, 4},
-                        {13, 200, 384, 128}, {6, 64, 96, 0},  {5, 70, 30, 0},     {1, 1, 4, 4},
-                        {2, 129, 1024, 32}, {12, 65, 512, 0}, {9, 64, 36, 12},   {4, 3, 8, 0},
-                        {3, 70, 784, 32},   {5, 64, 100, 64},  // a short last group: 784 = 24 x 32 + 16
-                        // Tasks of 12 rows or more expand the codes on paths that can (6-row tiles
-                        // and their remainders, several depth blocks, one group per depth block).
-                        {29, 130, 1024, 32}, {24, 70, 784, 32}, {14, 64, 512, 4},   {19, 65, 2048, 0}};
+const std::vector<shape> shapes = {{1, 64, 32, 32},   {1, 100, 128, 32}, {3, 130, 256, 64},  {7, 64, 64, 4},
+                                   {13, 200, 384, 128}, {6, 64, 96, 0},  {5, 70, 30, 0},     {1, 1, 4, 4},
+                                   {2, 129, 1024, 32}, {12, 65, 512, 0}, {9, 64, 36, 12},   {4, 3, 8, 0},
+                                   {3, 70, 784, 32},   {5, 64, 100, 64}};  // a short last group: 784 = 24 x 32 + 16
+// Tasks of 12 rows or more expand the codes on paths that can: 6-row tiles and their remainders
+// (17 = 6 + 6 + 5, 19 = 3 x 6 + 1), several depth blocks (24 KiB of expanded codes: 12 groups of 32,
+// 96 of 4), a short last group (400 = 12 x 32 + 16), one group per depth block (per channel).
+const std::vector<shape> expanding_shapes = {{17, 70, 448, 32}, {24, 70, 400, 32}, {14, 64, 512, 4}, {19, 65, 1024, 0}};
+// int3 / uint3 share int4's storage and kernels: a few shapes of each kind of tile.
+const std::vector<shape> some_shapes = {{3, 130, 256, 64}, {7, 64, 64, 4}, {6, 64, 96, 0}, {3, 70, 784, 32}, {17, 70, 448, 32}};
 
 template <class F>
-void check_format(kernel_path path, lowbit_test::rng& g) {
+void check_format(kernel_path path, lowbit_test::rng& g, const std::vector<shape>& list = shapes) {
   std::vector<offset_kind> kinds = {offset_kind::symmetric, offset_kind::zero_point};
   if (!F::is_signed) kinds.push_back(offset_kind::min);
   int i = 0;
-  for (const shape& s : shapes)
+  for (const shape& s : list)
     for (offset_kind kind : kinds) {
       const auto p = make<F>(g, s.m, s.n, s.k, s.group, kind, ++i % 2 == 0);
       expect_matches(p, path, lowbit::output_float{});
@@ -147,11 +150,18 @@ TEST_P(lowbit_gemm_paths, every_format_kind_and_group_matches_the_reference_bit_
   check_format<lowbit::uint4>(GetParam(), g);
   check_format<lowbit::int2>(GetParam(), g);
   check_format<lowbit::uint2>(GetParam(), g);
-  check_format<lowbit::int3>(GetParam(), g);  // 4-bit containers, 3-bit ranges
-  check_format<lowbit::uint3>(GetParam(), g);
   check_format<lowbit::int8>(GetParam(), g);
   check_format<lowbit::uint8>(GetParam(), g);
   check_format<lowbit::int8_narrow>(GetParam(), g);
+  check_format<lowbit::int3>(GetParam(), g, some_shapes);  // 4-bit containers, 3-bit ranges
+  check_format<lowbit::uint3>(GetParam(), g, some_shapes);
+}
+
+TEST_P(lowbit_gemm_paths, expanded_codes_match_the_reference_for_2_4_and_8_bits) {
+  lowbit_test::rng g(64);
+  check_format<lowbit::int4>(GetParam(), g, expanding_shapes);
+  check_format<lowbit::uint2>(GetParam(), g, expanding_shapes);  // with the min kind
+  check_format<lowbit::int8>(GetParam(), g, expanding_shapes);
 }
 
 TEST_P(lowbit_gemm_paths, many_rows_and_depth_blocks) {
