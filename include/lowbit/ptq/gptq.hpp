@@ -15,7 +15,8 @@
 //      (scale, zero point) from the range of w after step 1, by the quantizer's own formulas;
 //   3. act_order: columns processed by descending H_jj (stable: ties in column order);
 //   4. dampening: H_ii += percdamp * mean(diag H);
-//   5. U = the upper Cholesky factor of H^-1 (H^-1 = U^T U), by Eigen's LLT;
+//   5. U = the upper Cholesky factor of H^-1 (H^-1 = U^T U): the reversal of L^-1, where L is
+//      Eigen's LLT factor of H with rows and columns reversed;
 //   6. for each column i in processing order: with dynamic groups, at the first column of a group
 //      each row's qparams come from the range of the group's current (already updated) weights;
 //      q = fake_quantize(float(w[:, i])); e = (w[:, i] - q) / U_ii; w[:, j] -= e U_ij for j > i.
@@ -200,19 +201,29 @@ quantized_tensor<typename Quantizer::format> gptq(const Quantizer& q, const floa
     H.swap(Hp);
     W.swap(Wp);
   }
-  // Steps 4 and 5: dampening, U = upper Cholesky factor of H^-1.
+  // Steps 4 and 5: dampening, U = upper Cholesky factor of H^-1. With P the reversal of the
+  // columns, P H P = L L^T gives H^-1 = (P L^-T P)(P L^-1 P), and P L^-1 P is upper triangular
+  // with a positive diagonal: U. One Cholesky and one triangular inverse (K^3 / 6 multiply-adds
+  // each, the inverse by column blocks that skip its zero upper part) instead of inverting H and
+  // factoring the inverse (K^3 / 6 + K^3 + K^3 / 6).
   H.diagonal().array() += o.percdamp * H.diagonal().mean();
-  Eigen::LLT<Eigen::MatrixXd> llt(H);
+  Eigen::LLT<Eigen::MatrixXd> llt(H.reverse());
   if (llt.info() != Eigen::Success) {
     detail::fail("gptq: the Hessian is not positive definite after dampening by percdamp = ", o.percdamp,
                  " (inputs that are linear combinations of each other); raise percdamp, e.g. to 0.1");
   }
-  Eigen::MatrixXd Hinv = llt.solve(Eigen::MatrixXd::Identity(K, K));
-  Hinv = (0.5 * (Hinv + Hinv.transpose())).eval();
-  Eigen::LLT<Eigen::MatrixXd> llt_inv(Hinv);
-  if (llt_inv.info() != Eigen::Success)
-    detail::fail("gptq: the inverse Hessian is not positive definite in double precision; raise percdamp, e.g. to 0.1");
-  const Eigen::MatrixXd U = llt_inv.matrixU();
+  Eigen::MatrixXd Linv = Eigen::MatrixXd::Zero(K, K);
+  {
+    const Eigen::MatrixXd L = llt.matrixL();
+    constexpr index_t bs = 128;
+    for (index_t j = 0; j < K; j += bs) {
+      const index_t w = std::min(bs, K - j);
+      auto block = Linv.block(j, j, K - j, w);
+      block.topRows(w).setIdentity();
+      L.bottomRightCorner(K - j, K - j).template triangularView<Eigen::Lower>().solveInPlace(block);
+    }
+  }
+  const Eigen::MatrixXd U = Linv.reverse();
 
   // Step 6: columns in blocks (a multiple of the group size), lazy updates between blocks.
   const index_t B = g.kind == granularity_kind::group ? std::max<index_t>(1, (o.block_size + G - 1) / G) * G : o.block_size;
