@@ -257,12 +257,20 @@ struct awq_choice {
   float alpha = 0;
 };
 
+// Calls fn(format, scheme) with the lowbit format and scheme sp names (bits, symmetric or affine).
+template <class Fn>
+auto with_format(const spec& sp, Fn&& fn) {
+  if (sp.bits == 8) return sp.affine ? fn(uint8{}, affine{}) : fn(int8{}, symmetric{});
+  if (sp.bits == 4) return sp.affine ? fn(uint4{}, affine{}) : fn(int4{}, symmetric{});
+  if (sp.bits == 3) return sp.affine ? fn(uint3{}, affine{}) : fn(int3{}, symmetric{});
+  return sp.affine ? fn(uint2{}, affine{}) : fn(int2{}, symmetric{});
+}
+
 awq_choice choose_awq(const row_matrix& w, const spec& sp, const hessian_observer& h) {
-  const auto pick = [](const auto& r) { return awq_choice{r.scales, r.alpha}; };
-  if (sp.bits == 8) return sp.affine ? pick(awq_as<uint8, affine>(w, sp, h)) : pick(awq_as<int8, symmetric>(w, sp, h));
-  if (sp.bits == 4) return sp.affine ? pick(awq_as<uint4, affine>(w, sp, h)) : pick(awq_as<int4, symmetric>(w, sp, h));
-  if (sp.bits == 3) return sp.affine ? pick(awq_as<uint3, affine>(w, sp, h)) : pick(awq_as<int3, symmetric>(w, sp, h));
-  return sp.affine ? pick(awq_as<uint2, affine>(w, sp, h)) : pick(awq_as<int2, symmetric>(w, sp, h));
+  return with_format(sp, [&](auto f, auto s) {
+    const auto r = awq_as<decltype(f), decltype(s)>(w, sp, h);
+    return awq_choice{r.scales, r.alpha};
+  });
 }
 
 template <class F, class S>
@@ -297,10 +305,7 @@ row_matrix add_packed(safetensors::writer& out, const std::string& name, const r
 
 row_matrix quantize_safetensors(safetensors::writer& out, const std::string& name, const row_matrix& w, const spec& sp,
                                 const hessian_observer* h, std::size_t& bytes) {
-  if (sp.bits == 8) return sp.affine ? add_packed<uint8, affine>(out, name, w, sp, h, bytes) : add_packed<int8, symmetric>(out, name, w, sp, h, bytes);
-  if (sp.bits == 4) return sp.affine ? add_packed<uint4, affine>(out, name, w, sp, h, bytes) : add_packed<int4, symmetric>(out, name, w, sp, h, bytes);
-  if (sp.bits == 3) return sp.affine ? add_packed<uint3, affine>(out, name, w, sp, h, bytes) : add_packed<int3, symmetric>(out, name, w, sp, h, bytes);
-  return sp.affine ? add_packed<uint2, affine>(out, name, w, sp, h, bytes) : add_packed<int2, symmetric>(out, name, w, sp, h, bytes);
+  return with_format(sp, [&](auto f, auto s) { return add_packed<decltype(f), decltype(s)>(out, name, w, sp, h, bytes); });
 }
 
 row_matrix quantize_gguf(gguf::writer& out, const std::string& name, const row_matrix& w, const spec& sp, std::size_t& bytes) {
