@@ -3,6 +3,7 @@
 // lowbit_kernels_emulated_tests (AVX2 and AVX-512 on SIMDe).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <vector>
@@ -45,6 +46,27 @@ TEST_P(float4_dequantize, every_path_matches_the_scalar_loop) {
         ASSERT_EQ(std::memcmp(&v, &want[static_cast<std::size_t>(j)], sizeof v), 0) << j;
       }
     }
+  }
+}
+
+// Outputs of float4_stream_min floats and more: the x86 kernels write them with non-temporal
+// stores when the output is aligned, with ordinary stores when not; the values are the same.
+TEST_P(float4_dequantize, large_outputs_aligned_or_not_match_the_scalar_loop) {
+  lowbit_test::rng g(112);
+  const float* table = lowbit::float4_table(lowbit::float4_kind::nf4);
+  const index_t block = 64, n = lowbit::kernels::float4_stream_min + 3 * block + 10;
+  std::vector<std::uint8_t> packed(static_cast<std::size_t>((n + 1) / 2));
+  for (auto& b : packed) b = static_cast<std::uint8_t>(g.integer(0, 255));
+  std::vector<float> absmax(static_cast<std::size_t>((n + block - 1) / block));
+  for (auto& a : absmax) a = g.uniform(0.f, 3.f);
+  lowbit::detail::aligned_vector<float> want(static_cast<std::size_t>(n) + 17), got(want.size());
+  lowbit::kernels::dequantize_float4(kernel_path::scalar, packed.data(), n, table, absmax.data(), block, want.data());
+  for (index_t offset : {0, 1, 16}) {  // floats: aligned (streams), misaligned, aligned again
+    std::fill(got.begin(), got.end(), 7.0f);
+    lowbit::kernels::dequantize_float4(GetParam(), packed.data(), n, table, absmax.data(), block, got.data() + offset);
+    ASSERT_EQ(std::memcmp(want.data(), got.data() + offset, sizeof(float) * static_cast<std::size_t>(n)), 0) << offset;
+    for (index_t i = 0; i < offset; ++i) ASSERT_EQ(got[static_cast<std::size_t>(i)], 7.0f) << "wrote before the start";
+    ASSERT_EQ(got[static_cast<std::size_t>(n + offset)], 7.0f) << "wrote past the end";
   }
 }
 

@@ -30,6 +30,7 @@
 #include "lowbit/config.hpp"
 #include "lowbit/core/error.hpp"
 #include "lowbit/core/output_stages.hpp"
+#include "lowbit/detail/aligned.hpp"
 #include "lowbit/gemm/packed_weights.hpp"
 #include "lowbit/ptq/lowbit_linear.hpp"
 #include "lowbit/runtime/context.hpp"
@@ -102,10 +103,12 @@ class float4_linear {
     const index_t panels = (n + panel_ - 1) / panel_;
     ctx.run(panels, [&](index_t p) {
       const index_t r0 = p * panel_, rows = std::min(panel_, n - r0);
-      row_matrix wp(rows, k);
+      // The panel on a cache-line boundary: the lookup kernels' stores then never split a line.
+      detail::aligned_vector<float> panel(static_cast<std::size_t>(rows * k));
+      Eigen::Map<row_matrix, Eigen::Aligned16> wp(panel.data(), rows, k);
       const index_t lo = r0 * k;  // a block boundary (see the constructor)
       kernels::dequantize_float4(one.path, w_.packed().data() + lo / 2, rows * k, float4_table(w_.kind()),
-                                 w_.absmax().data() + lo / w_.block(), w_.block(), wp.data());
+                                 w_.absmax().data() + lo / w_.block(), w_.block(), panel.data());
       y.middleCols(r0, rows).noalias() = xin * wp.transpose();
     });
     }

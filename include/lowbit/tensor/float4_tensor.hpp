@@ -358,8 +358,11 @@ class float4_tensor {
     if (n == 0) return;
     if (out == nullptr) detail::fail("float4_tensor::dequantize_to: null output");
     const float* table = float4_table(kind_);
-    // Chunks of whole blocks (at least 16 Ki elements each) across the context's threads.
-    const index_t per = std::max<index_t>(1, (index_t{1} << 14) / block_) * block_;
+    // One chunk of whole blocks per thread (at least 16 Ki elements each): a large output reaches
+    // the kernel in large pieces, which it writes past the caches (kernels/float4.hpp).
+    const index_t threads = std::max<index_t>(1, ctx.threads);
+    const index_t share = (n + threads - 1) / threads;
+    const index_t per = std::max<index_t>(std::max<index_t>(1, (index_t{1} << 14) / block_), (share + block_ - 1) / block_) * block_;
     const index_t chunks = (n + per - 1) / per;
     ctx.run(chunks, [&](index_t c) {
       const index_t lo = c * per, cnt = std::min(per, n - lo);
