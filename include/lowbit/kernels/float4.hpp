@@ -140,8 +140,8 @@ LOWBIT_TARGET_AVX2 inline void float4_gemv(const std::uint8_t* packed, const flo
       for (auto& a : acc) a[0] = a[1] = _mm256_setzero_ps();
       const std::uint8_t* row = packed + n * K / 2;
       const float* scale = absmax + n * K / block;
-      for (index_t b = 0; b < K; b += block) {
-        const __m256 s = _mm256_set1_ps(scale[b / block]);
+      for (index_t b = 0, j = 0; b < K; b += block, ++j) {  // j = b / block without a division
+        const __m256 s = _mm256_set1_ps(scale[j]);
         const __m256 lo = _mm256_mul_ps(t_lo, s), hi = _mm256_mul_ps(t_hi, s);
         for (index_t k = b; k < b + block; k += 8) {
           std::uint32_t four;
@@ -244,8 +244,8 @@ LOWBIT_TARGET_AVX512 inline void float4_gemv_rows(const std::uint8_t* packed, co
     const __m512 v = _mm512_permutexvar_ps(_mm512_srlv_epi64(eight, shifts), t);                               \
     for (int m = 0; m < MM; ++m) acc[m][j] = _mm512_fmadd_ps(v, _mm512_loadu_ps(xp + m * K + (k)), acc[m][j]); \
   } while (0)
-    for (index_t b = 0; b < K; b += block) {
-      const __m512 t = _mm512_mul_ps(tab, _mm512_set1_ps(scale[b / block]));
+    for (index_t b = 0, j = 0; b < K; b += block, ++j) {  // j = b / block without a division
+      const __m512 t = _mm512_mul_ps(tab, _mm512_set1_ps(scale[j]));
       index_t k = b;
       for (; k + 64 <= b + block; k += 64) {
         LOWBIT_FLOAT4_STEP(k, 0);
@@ -305,9 +305,9 @@ inline void dequantize_float4(const std::uint8_t* packed, index_t n, const float
   tab.val[3] = vld1q_u8(reinterpret_cast<const std::uint8_t*>(table) + 48);
   // Byte k of a float lane: 4 * code + k.
   const uint8x16_t lane_byte = {0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3};
-  for (index_t b0 = 0; b0 < n; b0 += block) {
+  for (index_t b0 = 0, j = 0; b0 < n; b0 += block, ++j) {  // j = b0 / block without a division
     const index_t end = b0 + block < n ? b0 + block : n;
-    const float32x4_t scale = vdupq_n_f32(absmax[b0 / block]);
+    const float32x4_t scale = vdupq_n_f32(absmax[j]);
     index_t i = b0;
     for (; i + 16 <= end; i += 16) {
       const uint8x8_t v = vld1_u8(packed + i / 2);
@@ -323,7 +323,7 @@ inline void dequantize_float4(const std::uint8_t* packed, index_t n, const float
     }
     for (; i < end; ++i) {
       const std::uint8_t byte = packed[i / 2];
-      out[i] = table[(i % 2 == 0) ? (byte >> 4) : (byte & 0x0F)] * absmax[b0 / block];
+      out[i] = table[(i % 2 == 0) ? (byte >> 4) : (byte & 0x0F)] * absmax[j];
     }
   }
 }
