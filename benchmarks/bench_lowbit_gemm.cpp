@@ -61,8 +61,9 @@ lowbit::packed_lowbit_weights<F> weights(const shape& s, unsigned seed) {
     x ^= x << 13, x ^= x >> 7, x ^= x << 17;  // xorshift64
     c = static_cast<typename F::code_type>(F::qmin + static_cast<int>((x >> 32) % (F::qmax - F::qmin + 1)));
   }
-  const std::vector<lowbit::half_bits> scales(static_cast<std::size_t>(s.n * (s.k / 32)), lowbit::float_to_half(0.01f));
-  return lowbit::packed_lowbit_weights<F>::assemble(s.n, s.k, 32, lowbit::offset_kind::symmetric, codes.data(), s.k, scales,
+  const index_t G = std::getenv("LOWBIT_BENCH_GROUP") ? std::atoi(std::getenv("LOWBIT_BENCH_GROUP")) : 32;
+  const std::vector<lowbit::half_bits> scales(static_cast<std::size_t>(s.n * (s.k / G)), lowbit::float_to_half(0.01f));
+  return lowbit::packed_lowbit_weights<F>::assemble(s.n, s.k, G, lowbit::offset_kind::symmetric, codes.data(), s.k, scales,
                                                     {}, {}, {}, lowbit::context{}.with_threads(2));
 }
 

@@ -145,6 +145,180 @@ LOWBIT_LB_TARGET LOWBIT_ALWAYS_INLINE __m512i lb_broadcast(const std::int8_t* p)
 #define LOWBIT_LB_ADD_ZERO_POINTS(c, v) _mm512_add_epi32(c, _mm512_mullo_epi32(nzp##v, sumv))
 #define LOWBIT_LB_AS_IS(c, v) c
 
+// The 6-row group on expanded codes in assembly (see lowbit_tile): accumulators zmm0..23 (row r,
+// vector v in zmm 4r + v) start at the row's offset term (start[r], broadcast from memory: loads,
+// no shuffles), the quad loop, then either the sums to memory or the float step in place.
+#define LOWBIT_LB_ASM_START \
+  "vpbroadcastd 0(%[o]), %%zmm0\n\t" \
+  "vpbroadcastd 0(%[o]), %%zmm1\n\t" \
+  "vpbroadcastd 0(%[o]), %%zmm2\n\t" \
+  "vpbroadcastd 0(%[o]), %%zmm3\n\t" \
+  "vpbroadcastd 4(%[o]), %%zmm4\n\t" \
+  "vpbroadcastd 4(%[o]), %%zmm5\n\t" \
+  "vpbroadcastd 4(%[o]), %%zmm6\n\t" \
+  "vpbroadcastd 4(%[o]), %%zmm7\n\t" \
+  "vpbroadcastd 8(%[o]), %%zmm8\n\t" \
+  "vpbroadcastd 8(%[o]), %%zmm9\n\t" \
+  "vpbroadcastd 8(%[o]), %%zmm10\n\t" \
+  "vpbroadcastd 8(%[o]), %%zmm11\n\t" \
+  "vpbroadcastd 12(%[o]), %%zmm12\n\t" \
+  "vpbroadcastd 12(%[o]), %%zmm13\n\t" \
+  "vpbroadcastd 12(%[o]), %%zmm14\n\t" \
+  "vpbroadcastd 12(%[o]), %%zmm15\n\t" \
+  "vpbroadcastd 16(%[o]), %%zmm16\n\t" \
+  "vpbroadcastd 16(%[o]), %%zmm17\n\t" \
+  "vpbroadcastd 16(%[o]), %%zmm18\n\t" \
+  "vpbroadcastd 16(%[o]), %%zmm19\n\t" \
+  "vpbroadcastd 20(%[o]), %%zmm20\n\t" \
+  "vpbroadcastd 20(%[o]), %%zmm21\n\t" \
+  "vpbroadcastd 20(%[o]), %%zmm22\n\t" \
+  "vpbroadcastd 20(%[o]), %%zmm23\n\t"
+#define LOWBIT_LB_ASM_LOOP \
+  "1:\n\t" \
+  "vmovdqa64 0(%[e]), %%zmm24\n\t" \
+  "vmovdqa64 64(%[e]), %%zmm25\n\t" \
+  "vmovdqa64 128(%[e]), %%zmm26\n\t" \
+  "vmovdqa64 192(%[e]), %%zmm27\n\t" \
+  "vpbroadcastd (%[p0]), %%zmm28\n\t" \
+  "vpdpbusd %%zmm28, %%zmm24, %%zmm0\n\t" \
+  "vpdpbusd %%zmm28, %%zmm25, %%zmm1\n\t" \
+  "vpdpbusd %%zmm28, %%zmm26, %%zmm2\n\t" \
+  "vpdpbusd %%zmm28, %%zmm27, %%zmm3\n\t" \
+  "vpbroadcastd (%[p0],%[lda]), %%zmm28\n\t" \
+  "vpdpbusd %%zmm28, %%zmm24, %%zmm4\n\t" \
+  "vpdpbusd %%zmm28, %%zmm25, %%zmm5\n\t" \
+  "vpdpbusd %%zmm28, %%zmm26, %%zmm6\n\t" \
+  "vpdpbusd %%zmm28, %%zmm27, %%zmm7\n\t" \
+  "vpbroadcastd (%[p0],%[lda],2), %%zmm28\n\t" \
+  "vpdpbusd %%zmm28, %%zmm24, %%zmm8\n\t" \
+  "vpdpbusd %%zmm28, %%zmm25, %%zmm9\n\t" \
+  "vpdpbusd %%zmm28, %%zmm26, %%zmm10\n\t" \
+  "vpdpbusd %%zmm28, %%zmm27, %%zmm11\n\t" \
+  "vpbroadcastd (%[p3]), %%zmm28\n\t" \
+  "vpdpbusd %%zmm28, %%zmm24, %%zmm12\n\t" \
+  "vpdpbusd %%zmm28, %%zmm25, %%zmm13\n\t" \
+  "vpdpbusd %%zmm28, %%zmm26, %%zmm14\n\t" \
+  "vpdpbusd %%zmm28, %%zmm27, %%zmm15\n\t" \
+  "vpbroadcastd (%[p3],%[lda]), %%zmm28\n\t" \
+  "vpdpbusd %%zmm28, %%zmm24, %%zmm16\n\t" \
+  "vpdpbusd %%zmm28, %%zmm25, %%zmm17\n\t" \
+  "vpdpbusd %%zmm28, %%zmm26, %%zmm18\n\t" \
+  "vpdpbusd %%zmm28, %%zmm27, %%zmm19\n\t" \
+  "vpbroadcastd (%[p3],%[lda],2), %%zmm28\n\t" \
+  "vpdpbusd %%zmm28, %%zmm24, %%zmm20\n\t" \
+  "vpdpbusd %%zmm28, %%zmm25, %%zmm21\n\t" \
+  "vpdpbusd %%zmm28, %%zmm26, %%zmm22\n\t" \
+  "vpdpbusd %%zmm28, %%zmm27, %%zmm23\n\t" \
+  "add $256, %[e]\n\t" \
+  "add $4, %[p0]\n\t" \
+  "add $4, %[p3]\n\t" \
+  "dec %[n]\n\t" \
+  "jnz 1b\n\t"
+#define LOWBIT_LB_ASM_SUMS \
+  "vmovdqa64 %%zmm0, 0(%[s])\n\t" \
+  "vmovdqa64 %%zmm1, 64(%[s])\n\t" \
+  "vmovdqa64 %%zmm2, 128(%[s])\n\t" \
+  "vmovdqa64 %%zmm3, 192(%[s])\n\t" \
+  "vmovdqa64 %%zmm4, 256(%[s])\n\t" \
+  "vmovdqa64 %%zmm5, 320(%[s])\n\t" \
+  "vmovdqa64 %%zmm6, 384(%[s])\n\t" \
+  "vmovdqa64 %%zmm7, 448(%[s])\n\t" \
+  "vmovdqa64 %%zmm8, 512(%[s])\n\t" \
+  "vmovdqa64 %%zmm9, 576(%[s])\n\t" \
+  "vmovdqa64 %%zmm10, 640(%[s])\n\t" \
+  "vmovdqa64 %%zmm11, 704(%[s])\n\t" \
+  "vmovdqa64 %%zmm12, 768(%[s])\n\t" \
+  "vmovdqa64 %%zmm13, 832(%[s])\n\t" \
+  "vmovdqa64 %%zmm14, 896(%[s])\n\t" \
+  "vmovdqa64 %%zmm15, 960(%[s])\n\t" \
+  "vmovdqa64 %%zmm16, 1024(%[s])\n\t" \
+  "vmovdqa64 %%zmm17, 1088(%[s])\n\t" \
+  "vmovdqa64 %%zmm18, 1152(%[s])\n\t" \
+  "vmovdqa64 %%zmm19, 1216(%[s])\n\t" \
+  "vmovdqa64 %%zmm20, 1280(%[s])\n\t" \
+  "vmovdqa64 %%zmm21, 1344(%[s])\n\t" \
+  "vmovdqa64 %%zmm22, 1408(%[s])\n\t" \
+  "vmovdqa64 %%zmm23, 1472(%[s])\n\t"
+#define LOWBIT_LB_ASM_FLOAT \
+  "vcvtph2ps 0(%[sc]), %%zmm24\n\t" \
+  "vcvtph2ps 32(%[sc]), %%zmm25\n\t" \
+  "vcvtph2ps 64(%[sc]), %%zmm26\n\t" \
+  "vcvtph2ps 96(%[sc]), %%zmm27\n\t" \
+  "vcvtdq2ps %%zmm0, %%zmm0\n\t" \
+  "vfmadd213ps 0(%[f]), %%zmm24, %%zmm0\n\t" \
+  "vmovups %%zmm0, 0(%[f])\n\t" \
+  "vcvtdq2ps %%zmm1, %%zmm1\n\t" \
+  "vfmadd213ps 64(%[f]), %%zmm25, %%zmm1\n\t" \
+  "vmovups %%zmm1, 64(%[f])\n\t" \
+  "vcvtdq2ps %%zmm2, %%zmm2\n\t" \
+  "vfmadd213ps 128(%[f]), %%zmm26, %%zmm2\n\t" \
+  "vmovups %%zmm2, 128(%[f])\n\t" \
+  "vcvtdq2ps %%zmm3, %%zmm3\n\t" \
+  "vfmadd213ps 192(%[f]), %%zmm27, %%zmm3\n\t" \
+  "vmovups %%zmm3, 192(%[f])\n\t" \
+  "vcvtdq2ps %%zmm4, %%zmm4\n\t" \
+  "vfmadd213ps 256(%[f]), %%zmm24, %%zmm4\n\t" \
+  "vmovups %%zmm4, 256(%[f])\n\t" \
+  "vcvtdq2ps %%zmm5, %%zmm5\n\t" \
+  "vfmadd213ps 320(%[f]), %%zmm25, %%zmm5\n\t" \
+  "vmovups %%zmm5, 320(%[f])\n\t" \
+  "vcvtdq2ps %%zmm6, %%zmm6\n\t" \
+  "vfmadd213ps 384(%[f]), %%zmm26, %%zmm6\n\t" \
+  "vmovups %%zmm6, 384(%[f])\n\t" \
+  "vcvtdq2ps %%zmm7, %%zmm7\n\t" \
+  "vfmadd213ps 448(%[f]), %%zmm27, %%zmm7\n\t" \
+  "vmovups %%zmm7, 448(%[f])\n\t" \
+  "vcvtdq2ps %%zmm8, %%zmm8\n\t" \
+  "vfmadd213ps 512(%[f]), %%zmm24, %%zmm8\n\t" \
+  "vmovups %%zmm8, 512(%[f])\n\t" \
+  "vcvtdq2ps %%zmm9, %%zmm9\n\t" \
+  "vfmadd213ps 576(%[f]), %%zmm25, %%zmm9\n\t" \
+  "vmovups %%zmm9, 576(%[f])\n\t" \
+  "vcvtdq2ps %%zmm10, %%zmm10\n\t" \
+  "vfmadd213ps 640(%[f]), %%zmm26, %%zmm10\n\t" \
+  "vmovups %%zmm10, 640(%[f])\n\t" \
+  "vcvtdq2ps %%zmm11, %%zmm11\n\t" \
+  "vfmadd213ps 704(%[f]), %%zmm27, %%zmm11\n\t" \
+  "vmovups %%zmm11, 704(%[f])\n\t" \
+  "vcvtdq2ps %%zmm12, %%zmm12\n\t" \
+  "vfmadd213ps 768(%[f]), %%zmm24, %%zmm12\n\t" \
+  "vmovups %%zmm12, 768(%[f])\n\t" \
+  "vcvtdq2ps %%zmm13, %%zmm13\n\t" \
+  "vfmadd213ps 832(%[f]), %%zmm25, %%zmm13\n\t" \
+  "vmovups %%zmm13, 832(%[f])\n\t" \
+  "vcvtdq2ps %%zmm14, %%zmm14\n\t" \
+  "vfmadd213ps 896(%[f]), %%zmm26, %%zmm14\n\t" \
+  "vmovups %%zmm14, 896(%[f])\n\t" \
+  "vcvtdq2ps %%zmm15, %%zmm15\n\t" \
+  "vfmadd213ps 960(%[f]), %%zmm27, %%zmm15\n\t" \
+  "vmovups %%zmm15, 960(%[f])\n\t" \
+  "vcvtdq2ps %%zmm16, %%zmm16\n\t" \
+  "vfmadd213ps 1024(%[f]), %%zmm24, %%zmm16\n\t" \
+  "vmovups %%zmm16, 1024(%[f])\n\t" \
+  "vcvtdq2ps %%zmm17, %%zmm17\n\t" \
+  "vfmadd213ps 1088(%[f]), %%zmm25, %%zmm17\n\t" \
+  "vmovups %%zmm17, 1088(%[f])\n\t" \
+  "vcvtdq2ps %%zmm18, %%zmm18\n\t" \
+  "vfmadd213ps 1152(%[f]), %%zmm26, %%zmm18\n\t" \
+  "vmovups %%zmm18, 1152(%[f])\n\t" \
+  "vcvtdq2ps %%zmm19, %%zmm19\n\t" \
+  "vfmadd213ps 1216(%[f]), %%zmm27, %%zmm19\n\t" \
+  "vmovups %%zmm19, 1216(%[f])\n\t" \
+  "vcvtdq2ps %%zmm20, %%zmm20\n\t" \
+  "vfmadd213ps 1280(%[f]), %%zmm24, %%zmm20\n\t" \
+  "vmovups %%zmm20, 1280(%[f])\n\t" \
+  "vcvtdq2ps %%zmm21, %%zmm21\n\t" \
+  "vfmadd213ps 1344(%[f]), %%zmm25, %%zmm21\n\t" \
+  "vmovups %%zmm21, 1344(%[f])\n\t" \
+  "vcvtdq2ps %%zmm22, %%zmm22\n\t" \
+  "vfmadd213ps 1408(%[f]), %%zmm26, %%zmm22\n\t" \
+  "vmovups %%zmm22, 1408(%[f])\n\t" \
+  "vcvtdq2ps %%zmm23, %%zmm23\n\t" \
+  "vfmadd213ps 1472(%[f]), %%zmm27, %%zmm23\n\t" \
+  "vmovups %%zmm23, 1472(%[f])\n\t"
+#define LOWBIT_LB_ASM_CLOBBERS \
+  "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "xmm16", "xmm17", "xmm18", "xmm19", "xmm20", "xmm21", "xmm22", "xmm23", "xmm24", "xmm25", "xmm26", "xmm27", "xmm28", "cc", "memory"
+
 /// Unpacks the codes of t.groups groups of the panel into bytes (kernels/lowbit_gemm_contract.hpp,
 /// "expanded codes"): per quad the 4 vectors lb_unpack gives, 256 bytes, quads in order.
 template <int Bits>
@@ -244,98 +418,21 @@ LOWBIT_LB_TARGET void lowbit_tile(const lowbit_tile_args& t, const std::uint8_t*
         const std::int8_t* p3 = a3;
         const index_t lda = t.lda;
         index_t n = quads;
-        __asm__ volatile(
-            "vpbroadcastd 0(%[o]), %%zmm0\n\t"
-            "vmovdqa64 %%zmm0, %%zmm1\n\t"
-            "vmovdqa64 %%zmm0, %%zmm2\n\t"
-            "vmovdqa64 %%zmm0, %%zmm3\n\t"
-            "vpbroadcastd 4(%[o]), %%zmm4\n\t"
-            "vmovdqa64 %%zmm4, %%zmm5\n\t"
-            "vmovdqa64 %%zmm4, %%zmm6\n\t"
-            "vmovdqa64 %%zmm4, %%zmm7\n\t"
-            "vpbroadcastd 8(%[o]), %%zmm8\n\t"
-            "vmovdqa64 %%zmm8, %%zmm9\n\t"
-            "vmovdqa64 %%zmm8, %%zmm10\n\t"
-            "vmovdqa64 %%zmm8, %%zmm11\n\t"
-            "vpbroadcastd 12(%[o]), %%zmm12\n\t"
-            "vmovdqa64 %%zmm12, %%zmm13\n\t"
-            "vmovdqa64 %%zmm12, %%zmm14\n\t"
-            "vmovdqa64 %%zmm12, %%zmm15\n\t"
-            "vpbroadcastd 16(%[o]), %%zmm16\n\t"
-            "vmovdqa64 %%zmm16, %%zmm17\n\t"
-            "vmovdqa64 %%zmm16, %%zmm18\n\t"
-            "vmovdqa64 %%zmm16, %%zmm19\n\t"
-            "vpbroadcastd 20(%[o]), %%zmm20\n\t"
-            "vmovdqa64 %%zmm20, %%zmm21\n\t"
-            "vmovdqa64 %%zmm20, %%zmm22\n\t"
-            "vmovdqa64 %%zmm20, %%zmm23\n\t"
-            "1:\n\t"
-            "vmovdqa64 0(%[e]), %%zmm24\n\t"
-            "vmovdqa64 64(%[e]), %%zmm25\n\t"
-            "vmovdqa64 128(%[e]), %%zmm26\n\t"
-            "vmovdqa64 192(%[e]), %%zmm27\n\t"
-            "vpbroadcastd (%[p0]), %%zmm28\n\t"
-            "vpdpbusd %%zmm28, %%zmm24, %%zmm0\n\t"
-            "vpdpbusd %%zmm28, %%zmm25, %%zmm1\n\t"
-            "vpdpbusd %%zmm28, %%zmm26, %%zmm2\n\t"
-            "vpdpbusd %%zmm28, %%zmm27, %%zmm3\n\t"
-            "vpbroadcastd (%[p0],%[lda]), %%zmm28\n\t"
-            "vpdpbusd %%zmm28, %%zmm24, %%zmm4\n\t"
-            "vpdpbusd %%zmm28, %%zmm25, %%zmm5\n\t"
-            "vpdpbusd %%zmm28, %%zmm26, %%zmm6\n\t"
-            "vpdpbusd %%zmm28, %%zmm27, %%zmm7\n\t"
-            "vpbroadcastd (%[p0],%[lda],2), %%zmm28\n\t"
-            "vpdpbusd %%zmm28, %%zmm24, %%zmm8\n\t"
-            "vpdpbusd %%zmm28, %%zmm25, %%zmm9\n\t"
-            "vpdpbusd %%zmm28, %%zmm26, %%zmm10\n\t"
-            "vpdpbusd %%zmm28, %%zmm27, %%zmm11\n\t"
-            "vpbroadcastd (%[p3]), %%zmm28\n\t"
-            "vpdpbusd %%zmm28, %%zmm24, %%zmm12\n\t"
-            "vpdpbusd %%zmm28, %%zmm25, %%zmm13\n\t"
-            "vpdpbusd %%zmm28, %%zmm26, %%zmm14\n\t"
-            "vpdpbusd %%zmm28, %%zmm27, %%zmm15\n\t"
-            "vpbroadcastd (%[p3],%[lda]), %%zmm28\n\t"
-            "vpdpbusd %%zmm28, %%zmm24, %%zmm16\n\t"
-            "vpdpbusd %%zmm28, %%zmm25, %%zmm17\n\t"
-            "vpdpbusd %%zmm28, %%zmm26, %%zmm18\n\t"
-            "vpdpbusd %%zmm28, %%zmm27, %%zmm19\n\t"
-            "vpbroadcastd (%[p3],%[lda],2), %%zmm28\n\t"
-            "vpdpbusd %%zmm28, %%zmm24, %%zmm20\n\t"
-            "vpdpbusd %%zmm28, %%zmm25, %%zmm21\n\t"
-            "vpdpbusd %%zmm28, %%zmm26, %%zmm22\n\t"
-            "vpdpbusd %%zmm28, %%zmm27, %%zmm23\n\t"
-            "add $256, %[e]\n\t"
-            "add $4, %[p0]\n\t"
-            "add $4, %[p3]\n\t"
-            "dec %[n]\n\t"
-            "jnz 1b\n\t"
-            "vmovdqa64 %%zmm0, 0(%[s])\n\t"
-            "vmovdqa64 %%zmm1, 64(%[s])\n\t"
-            "vmovdqa64 %%zmm2, 128(%[s])\n\t"
-            "vmovdqa64 %%zmm3, 192(%[s])\n\t"
-            "vmovdqa64 %%zmm4, 256(%[s])\n\t"
-            "vmovdqa64 %%zmm5, 320(%[s])\n\t"
-            "vmovdqa64 %%zmm6, 384(%[s])\n\t"
-            "vmovdqa64 %%zmm7, 448(%[s])\n\t"
-            "vmovdqa64 %%zmm8, 512(%[s])\n\t"
-            "vmovdqa64 %%zmm9, 576(%[s])\n\t"
-            "vmovdqa64 %%zmm10, 640(%[s])\n\t"
-            "vmovdqa64 %%zmm11, 704(%[s])\n\t"
-            "vmovdqa64 %%zmm12, 768(%[s])\n\t"
-            "vmovdqa64 %%zmm13, 832(%[s])\n\t"
-            "vmovdqa64 %%zmm14, 896(%[s])\n\t"
-            "vmovdqa64 %%zmm15, 960(%[s])\n\t"
-            "vmovdqa64 %%zmm16, 1024(%[s])\n\t"
-            "vmovdqa64 %%zmm17, 1088(%[s])\n\t"
-            "vmovdqa64 %%zmm18, 1152(%[s])\n\t"
-            "vmovdqa64 %%zmm19, 1216(%[s])\n\t"
-            "vmovdqa64 %%zmm20, 1280(%[s])\n\t"
-            "vmovdqa64 %%zmm21, 1344(%[s])\n\t"
-            "vmovdqa64 %%zmm22, 1408(%[s])\n\t"
-            "vmovdqa64 %%zmm23, 1472(%[s])\n\t"
-            : [e] "+r"(e), [p0] "+r"(p0), [p3] "+r"(p3), [n] "+r"(n)
-            : [lda] "r"(lda), [s] "r"(sums), [o] "r"(start)
-            : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "xmm16", "xmm17", "xmm18", "xmm19", "xmm20", "xmm21", "xmm22", "xmm23", "xmm24", "xmm25", "xmm26", "xmm27", "xmm28", "cc", "memory");
+        if (kind == offset_kind::symmetric) {
+          // The contract's float step in the same statement: facc = fma(float(isum), d, facc)
+          // per accumulator, d from the group's fp16 scales, facc in memory (row r at facc + 64 r).
+          const std::uint8_t* sc = scales;
+          float* f = facc;
+          __asm__ volatile(LOWBIT_LB_ASM_START LOWBIT_LB_ASM_LOOP LOWBIT_LB_ASM_FLOAT
+                           : [e] "+r"(e), [p0] "+r"(p0), [p3] "+r"(p3), [n] "+r"(n)
+                           : [lda] "r"(lda), [o] "r"(start), [sc] "r"(sc), [f] "r"(f)
+                           : LOWBIT_LB_ASM_CLOBBERS);
+          continue;
+        }
+        __asm__ volatile(LOWBIT_LB_ASM_START LOWBIT_LB_ASM_LOOP LOWBIT_LB_ASM_SUMS
+                         : [e] "+r"(e), [p0] "+r"(p0), [p3] "+r"(p3), [n] "+r"(n)
+                         : [lda] "r"(lda), [s] "r"(sums), [o] "r"(start)
+                         : LOWBIT_LB_ASM_CLOBBERS);
         c0_0 = _mm512_load_si512(sums), c0_1 = _mm512_load_si512(sums + 16), c0_2 = _mm512_load_si512(sums + 32), c0_3 = _mm512_load_si512(sums + 48);
         c1_0 = _mm512_load_si512(sums + 64), c1_1 = _mm512_load_si512(sums + 80), c1_2 = _mm512_load_si512(sums + 96), c1_3 = _mm512_load_si512(sums + 112);
         c2_0 = _mm512_load_si512(sums + 128), c2_1 = _mm512_load_si512(sums + 144), c2_2 = _mm512_load_si512(sums + 160), c2_3 = _mm512_load_si512(sums + 176);
@@ -389,6 +486,11 @@ LOWBIT_LB_TARGET void lowbit_tile(const lowbit_tile_args& t, const std::uint8_t*
 }
 
 #undef LOWBIT_LB_ROW
+#undef LOWBIT_LB_ASM_START
+#undef LOWBIT_LB_ASM_LOOP
+#undef LOWBIT_LB_ASM_SUMS
+#undef LOWBIT_LB_ASM_FLOAT
+#undef LOWBIT_LB_ASM_CLOBBERS
 #undef LOWBIT_LB_DOTS
 #undef LOWBIT_LB_FLOAT1
 #undef LOWBIT_LB_FLOAT_MEM
