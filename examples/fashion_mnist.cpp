@@ -243,17 +243,12 @@ result mixed_row(const demo::mlp& m, double budget, bool with_gptq, const demo::
       bytes += static_cast<double>(layer->weights().payload_bytes());
       fns.push_back([layer, ctx](const row_matrix& x, const output_float& st) { return layer->forward(x, st, ctx); });
     };
-    const auto pick = [&](auto sym, auto aff) {
-      if (c.group > 0) {
-        if (c.affine) return add(quantizer<decltype(aff), affine, per_group>(per_group(1, c.group)));
-        return add(quantizer<decltype(sym), symmetric, per_group>(per_group(1, c.group)));
-      }
-      if (c.affine) return add(quantizer<decltype(aff), affine, per_channel>(per_channel(0)));
-      add(quantizer<decltype(sym), symmetric, per_channel>(per_channel(0)));
-    };
-    if (c.bits == 8) pick(int8{}, uint8{});
-    else if (c.bits == 4) pick(int4{}, uint4{});
-    else pick(int2{}, uint2{});
+    with_weight_format(c.bits, c.affine, [&](auto format, auto scheme) {
+      using F = decltype(format);
+      using S = decltype(scheme);
+      if (c.group > 0) return add(quantizer<F, S, per_group>(per_group(1, c.group)));
+      return add(quantizer<F, S, per_channel>(per_channel(0)));
+    });
     if (with_gptq && l + 1 < m.layers()) hq = fns.back()(hq, output_float{}.relu());
   }
   const auto f = [&](const row_matrix& x, row_matrix& out) {

@@ -260,10 +260,7 @@ struct awq_choice {
 // Calls fn(format, scheme) with the lowbit format and scheme sp names (bits, symmetric or affine).
 template <class Fn>
 auto with_format(const spec& sp, Fn&& fn) {
-  if (sp.bits == 8) return sp.affine ? fn(uint8{}, affine{}) : fn(int8{}, symmetric{});
-  if (sp.bits == 4) return sp.affine ? fn(uint4{}, affine{}) : fn(int4{}, symmetric{});
-  if (sp.bits == 3) return sp.affine ? fn(uint3{}, affine{}) : fn(int3{}, symmetric{});
-  return sp.affine ? fn(uint2{}, affine{}) : fn(int2{}, symmetric{});
+  return with_weight_format(sp.bits, sp.affine, fn, "lowbit-quantize");
 }
 
 awq_choice choose_awq(const row_matrix& w, const spec& sp, const hessian_observer& h) {

@@ -4,6 +4,7 @@
 #include <type_traits>
 
 #include "lowbit/config.hpp"
+#include "lowbit/core/error.hpp"
 #include "lowbit/core/format.hpp"
 
 LOWBIT_NAMESPACE_BEGIN
@@ -54,6 +55,21 @@ struct default_scheme<Format, std::enable_if_t<is_format_v<Format>>> {
 };
 template <class Format>
 using default_scheme_t = typename default_scheme<Format>::type;
+
+/// Calls fn(format, scheme) with the weight format of `bits` bits (8, 4, 3 or 2) and its scheme:
+/// the signed format with `symmetric`, or (affine) the unsigned one with `affine`, the pairs the
+/// weight tools offer (mixed precision, lowbit-quantize, the demo), and returns what fn returns.
+/// Other bit widths throw lowbit::error naming `who`.
+template <class Fn>
+decltype(auto) with_weight_format(int bits, bool affine_scheme, Fn&& fn, const char* who = "with_weight_format") {
+  switch (bits) {
+    case 8: return affine_scheme ? fn(uint8{}, affine{}) : fn(int8{}, symmetric{});
+    case 4: return affine_scheme ? fn(uint4{}, affine{}) : fn(int4{}, symmetric{});
+    case 3: return affine_scheme ? fn(uint3{}, affine{}) : fn(int3{}, symmetric{});
+    case 2: return affine_scheme ? fn(uint2{}, affine{}) : fn(int2{}, symmetric{});
+    default: detail::fail(who, ": ", bits, " bits; 8, 4, 3 or 2 are supported");
+  }
+}
 
 // ---------------------------------------------------------------------------------------------
 // Quantize-step rounding. Both round half to even (the default floating-point environment's

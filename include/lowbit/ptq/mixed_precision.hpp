@@ -80,12 +80,9 @@ row_matrix quantize_with(const weight_choice& c, const Eigen::DenseBase<Derived>
     if (c.group > 0) return quantizer<F, S, per_group>(per_group(1, c.group)).quantize(m).dequantize();
     return quantizer<F, S, per_channel>(per_channel(0)).quantize(m).dequantize();
   };
-  switch (c.bits) {
-    case 8: return c.affine ? run(uint8{}, affine{}) : run(int8{}, symmetric{});
-    case 4: return c.affine ? run(uint4{}, affine{}) : run(int4{}, symmetric{});
-    case 2: return c.affine ? run(uint2{}, affine{}) : run(int2{}, symmetric{});
-    default: detail::fail("quantize_with: weight_choice \"", c.name, "\" has ", c.bits, " bits; 8, 4 or 2 are supported");
-  }
+  if (c.bits != 8 && c.bits != 4 && c.bits != 2)
+    detail::fail("quantize_with: weight_choice \"", c.name, "\" has ", c.bits, " bits; 8, 4 or 2 are supported");
+  return with_weight_format(c.bits, c.affine, run, "quantize_with");
 }
 
 /// A layer to plan: its name, weights [out, in] and an observer of its calibration inputs.
