@@ -236,24 +236,28 @@ LOWBIT_TARGET_AVX512 inline void float4_gemv_rows(const std::uint8_t* packed, co
       for (int j = 0; j < 4; ++j) acc[m][j] = _mm512_setzero_ps();
     const std::uint8_t* row = packed + n * K / 2;
     const float* scale = absmax + n * K / block;
-// One step: 16 codes at k into accumulator j of every row (a macro: a lambda would not carry the
-// function's target attribute). The codes' 8 bytes are broadcast from memory (a load, not a shuffle).
-#define LOWBIT_FLOAT4_STEP(k, j)                                                                               \
+// One step: the 16 codes at c + off / 2 times the inputs at xk + off into accumulator j of every
+// row (a macro: a lambda would not carry the function's target attribute). The codes' 8 bytes are
+// broadcast from memory (a load, not a shuffle); c and xk advance by pointer, no index arithmetic.
+#define LOWBIT_FLOAT4_STEP(off, j)                                                                             \
   do {                                                                                                         \
-    const __m512i eight = _mm512_broadcastq_epi64(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(row + (k) / 2))); \
+    const __m512i eight = _mm512_broadcastq_epi64(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(c + (off) / 2))); \
     const __m512 v = _mm512_permutexvar_ps(_mm512_srlv_epi64(eight, shifts), t);                               \
-    for (int m = 0; m < MM; ++m) acc[m][j] = _mm512_fmadd_ps(v, _mm512_loadu_ps(xp + m * K + (k)), acc[m][j]); \
+    for (int m = 0; m < MM; ++m) acc[m][j] = _mm512_fmadd_ps(v, _mm512_loadu_ps(xk + m * K + (off)), acc[m][j]); \
   } while (0)
+    const std::uint8_t* c = row;  // the codes of depth k
+    const float* xk = xp;         // the inputs at depth k
     for (index_t b = 0, j = 0; b < K; b += block, ++j) {  // j = b / block without a division
       const __m512 t = _mm512_mul_ps(tab, _mm512_set1_ps(scale[j]));
       index_t k = b;
-      for (; k + 64 <= b + block; k += 64) {
-        LOWBIT_FLOAT4_STEP(k, 0);
-        LOWBIT_FLOAT4_STEP(k + 16, 1);
-        LOWBIT_FLOAT4_STEP(k + 32, 2);
-        LOWBIT_FLOAT4_STEP(k + 48, 3);
+      for (; k + 64 <= b + block; k += 64, c += 32, xk += 64) {
+        _mm_prefetch(reinterpret_cast<const char*>(c + 1024), _MM_HINT_T0);  // the panel 1 KiB ahead
+        LOWBIT_FLOAT4_STEP(0, 0);
+        LOWBIT_FLOAT4_STEP(16, 1);
+        LOWBIT_FLOAT4_STEP(32, 2);
+        LOWBIT_FLOAT4_STEP(48, 3);
       }
-      for (; k < b + block; k += 16) LOWBIT_FLOAT4_STEP(k, 0);
+      for (; k < b + block; k += 16, c += 8, xk += 16) LOWBIT_FLOAT4_STEP(0, 0);
     }
 #undef LOWBIT_FLOAT4_STEP
     for (int m = 0; m < MM; ++m)
