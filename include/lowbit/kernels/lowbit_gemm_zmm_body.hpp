@@ -408,8 +408,9 @@ LOWBIT_LB_TARGET void lowbit_tile(const lowbit_tile_args& t, const std::uint8_t*
         // GCC 12 cannot keep 24 accumulators in registers through this loop (it stores a copy of
         // each to the stack per quad and shuffles them between registers), and an asm statement
         // takes at most 30 operands: the whole group in assembly, accumulators zmm0..23 (row r,
-        // vector v in zmm 4r + v), the weights in zmm24..27, the broadcast row in zmm28; the sums
-        // leave through memory, the symmetric offset's term already in them.
+        // vector v in zmm 4r + v), the weights in zmm24..27, the broadcast row in zmm28, the
+        // symmetric offset's term already in the sums. Symmetric weights finish the group in the
+        // same statement (the float step); the other kinds' sums leave through memory.
         alignas(64) std::int32_t sums[6 * 64];
         // The symmetric offset's term -z * asum starts each row's sums (the same exact int32 sum).
         std::int32_t start[6];
