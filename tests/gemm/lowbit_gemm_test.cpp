@@ -124,9 +124,11 @@ const std::vector<shape> shapes = {{1, 64, 32, 32},   {1, 100, 128, 32}, {3, 130
                                    {2, 129, 1024, 32}, {12, 65, 512, 0}, {9, 64, 36, 12},   {4, 3, 8, 0},
                                    {3, 70, 784, 32},   {5, 64, 100, 64}};  // a short last group: 784 = 24 x 32 + 16
 // Tasks of 12 rows or more expand the codes on paths that can: 6-row tiles and their remainders
-// (17 = 6 + 6 + 5, 19 = 3 x 6 + 1), several depth blocks (24 KiB of expanded codes: 12 groups of 32,
-// 96 of 4), a short last group (400 = 12 x 32 + 16), one group per depth block (per channel).
-const std::vector<shape> expanding_shapes = {{17, 70, 448, 32}, {24, 70, 400, 32}, {14, 64, 512, 4}, {19, 65, 1024, 0}};
+// of every height (17 = 6 + 6 + 5, 24 = 4 x 6, 14 = 6 + 6 + 2, 19 = 3 x 6 + 1, 15 = 6 + 6 + 3,
+// 16 = 6 + 6 + 4), several depth blocks (24 KiB of expanded codes: 12 groups of 32, 96 of 4), a
+// short last group (400 = 12 x 32 + 16), one group per depth block (per channel).
+const std::vector<shape> expanding_shapes = {{17, 70, 448, 32}, {24, 70, 400, 32}, {14, 64, 512, 4}, {19, 65, 1024, 0},
+                                             {15, 64, 256, 32}, {16, 66, 320, 64}};
 // int3 / uint3 share int4's storage and kernels: a few shapes of each kind of tile.
 const std::vector<shape> some_shapes = {{3, 130, 256, 64}, {7, 64, 64, 4}, {6, 64, 96, 0}, {3, 70, 784, 32}, {17, 70, 448, 32}};
 

@@ -66,7 +66,7 @@ LOWBIT_TARGET_AVX512VNNI LOWBIT_ALWAYS_INLINE __m512i lowbit_dot8(__m512i acc, _
 // On codes expanded to bytes once per panel (strips of several tiles), 6 rows: 24 accumulators and
 // the 4 loaded vectors, no masks or shifts in the loop.
 #define LOWBIT_LB_WIDE_MR 6
-#define LOWBIT_LB_WIDE_ASM 1  // the 6-row loop on expanded codes in assembly (vpdpbusd)
+#define LOWBIT_LB_WIDE_ASM 1  // tiles of 2 to 6 rows on expanded codes: each group in assembly (vpdpbusd)
 #define LOWBIT_LB_PRESCALED 1
 #include "lowbit/kernels/lowbit_gemm_zmm_body.hpp"
 #undef LOWBIT_LB_TARGET

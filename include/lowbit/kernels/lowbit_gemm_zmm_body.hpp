@@ -117,7 +117,7 @@ LOWBIT_LB_TARGET LOWBIT_ALWAYS_INLINE __m512i lb_broadcast(const std::int8_t* p)
     _mm512_storeu_ps(f, y);                                                                        \
   }
 #define LOWBIT_LB_FLOAT_REG(r, v, x)                                                               \
-  if constexpr (R <= 2) {                                                                          \
+  if constexpr (facc_in_regs) {                                                                        \
     f##r##_##v = _mm512_fmadd_ps(x, s##v, f##r##_##v);                                             \
     if (kind == offset_kind::min) f##r##_##v = _mm512_fmadd_ps(sumf, lb_halves(offsets + 32 * v), f##r##_##v); \
   } else                                                                                           \
@@ -145,10 +145,434 @@ LOWBIT_LB_TARGET LOWBIT_ALWAYS_INLINE __m512i lb_broadcast(const std::int8_t* p)
 #define LOWBIT_LB_ADD_ZERO_POINTS(c, v) _mm512_add_epi32(c, _mm512_mullo_epi32(nzp##v, sumv))
 #define LOWBIT_LB_AS_IS(c, v) c
 
-// The 6-row group on expanded codes in assembly (see lowbit_tile): accumulators zmm0..23 (row r,
-// vector v in zmm 4r + v) start at the row's offset term (start[r], broadcast from memory: loads,
-// no shuffles), the quad loop, then either the sums to memory or the float step in place.
-#define LOWBIT_LB_ASM_START \
+
+// One group of an R-row tile (R = 2 .. 6) on expanded codes in assembly (see lowbit_tile):
+// accumulators zmm0 .. zmm(4R - 1) (row r, vector v in zmm 4r + v) start at the row's offset term
+// (start[r], broadcast from memory: loads, no shuffles), the quad loop (rows 0-2 from p0, 3-5 from
+// p3), then either the sums to memory (SUMS) or the contract's float step in place (FLOAT).
+#define LOWBIT_LB_ASM_START_2 \
+  "vpbroadcastd 0(%[o]), %%zmm0\n\t" \
+  "vpbroadcastd 0(%[o]), %%zmm1\n\t" \
+  "vpbroadcastd 0(%[o]), %%zmm2\n\t" \
+  "vpbroadcastd 0(%[o]), %%zmm3\n\t" \
+  "vpbroadcastd 4(%[o]), %%zmm4\n\t" \
+  "vpbroadcastd 4(%[o]), %%zmm5\n\t" \
+  "vpbroadcastd 4(%[o]), %%zmm6\n\t" \
+  "vpbroadcastd 4(%[o]), %%zmm7\n\t"
+#define LOWBIT_LB_ASM_LOOP_2 \
+  "1:\n\t" \
+  "vmovdqa64 0(%[e]), %%zmm24\n\t" \
+  "vmovdqa64 64(%[e]), %%zmm25\n\t" \
+  "vmovdqa64 128(%[e]), %%zmm26\n\t" \
+  "vmovdqa64 192(%[e]), %%zmm27\n\t" \
+  "vpbroadcastd (%[p0]), %%zmm28\n\t" \
+  "vpdpbusd %%zmm28, %%zmm24, %%zmm0\n\t" \
+  "vpdpbusd %%zmm28, %%zmm25, %%zmm1\n\t" \
+  "vpdpbusd %%zmm28, %%zmm26, %%zmm2\n\t" \
+  "vpdpbusd %%zmm28, %%zmm27, %%zmm3\n\t" \
+  "vpbroadcastd (%[p0],%[lda]), %%zmm28\n\t" \
+  "vpdpbusd %%zmm28, %%zmm24, %%zmm4\n\t" \
+  "vpdpbusd %%zmm28, %%zmm25, %%zmm5\n\t" \
+  "vpdpbusd %%zmm28, %%zmm26, %%zmm6\n\t" \
+  "vpdpbusd %%zmm28, %%zmm27, %%zmm7\n\t" \
+  "add $256, %[e]\n\t" \
+  "add $4, %[p0]\n\t" \
+  "add $4, %[p3]\n\t" \
+  "dec %[n]\n\t" \
+  "jnz 1b\n\t"
+#define LOWBIT_LB_ASM_SUMS_2 \
+  "vmovdqa64 %%zmm0, 0(%[s])\n\t" \
+  "vmovdqa64 %%zmm1, 64(%[s])\n\t" \
+  "vmovdqa64 %%zmm2, 128(%[s])\n\t" \
+  "vmovdqa64 %%zmm3, 192(%[s])\n\t" \
+  "vmovdqa64 %%zmm4, 256(%[s])\n\t" \
+  "vmovdqa64 %%zmm5, 320(%[s])\n\t" \
+  "vmovdqa64 %%zmm6, 384(%[s])\n\t" \
+  "vmovdqa64 %%zmm7, 448(%[s])\n\t"
+#define LOWBIT_LB_ASM_FLOAT_2 \
+  "vcvtph2ps 0(%[sc]), %%zmm24\n\t" \
+  "vcvtph2ps 32(%[sc]), %%zmm25\n\t" \
+  "vcvtph2ps 64(%[sc]), %%zmm26\n\t" \
+  "vcvtph2ps 96(%[sc]), %%zmm27\n\t" \
+  "vcvtdq2ps %%zmm0, %%zmm0\n\t" \
+  "vfmadd213ps 0(%[f]), %%zmm24, %%zmm0\n\t" \
+  "vmovups %%zmm0, 0(%[f])\n\t" \
+  "vcvtdq2ps %%zmm1, %%zmm1\n\t" \
+  "vfmadd213ps 64(%[f]), %%zmm25, %%zmm1\n\t" \
+  "vmovups %%zmm1, 64(%[f])\n\t" \
+  "vcvtdq2ps %%zmm2, %%zmm2\n\t" \
+  "vfmadd213ps 128(%[f]), %%zmm26, %%zmm2\n\t" \
+  "vmovups %%zmm2, 128(%[f])\n\t" \
+  "vcvtdq2ps %%zmm3, %%zmm3\n\t" \
+  "vfmadd213ps 192(%[f]), %%zmm27, %%zmm3\n\t" \
+  "vmovups %%zmm3, 192(%[f])\n\t" \
+  "vcvtdq2ps %%zmm4, %%zmm4\n\t" \
+  "vfmadd213ps 256(%[f]), %%zmm24, %%zmm4\n\t" \
+  "vmovups %%zmm4, 256(%[f])\n\t" \
+  "vcvtdq2ps %%zmm5, %%zmm5\n\t" \
+  "vfmadd213ps 320(%[f]), %%zmm25, %%zmm5\n\t" \
+  "vmovups %%zmm5, 320(%[f])\n\t" \
+  "vcvtdq2ps %%zmm6, %%zmm6\n\t" \
+  "vfmadd213ps 384(%[f]), %%zmm26, %%zmm6\n\t" \
+  "vmovups %%zmm6, 384(%[f])\n\t" \
+  "vcvtdq2ps %%zmm7, %%zmm7\n\t" \
+  "vfmadd213ps 448(%[f]), %%zmm27, %%zmm7\n\t" \
+  "vmovups %%zmm7, 448(%[f])\n\t"
+#define LOWBIT_LB_ASM_START_3 \
+  "vpbroadcastd 0(%[o]), %%zmm0\n\t" \
+  "vpbroadcastd 0(%[o]), %%zmm1\n\t" \
+  "vpbroadcastd 0(%[o]), %%zmm2\n\t" \
+  "vpbroadcastd 0(%[o]), %%zmm3\n\t" \
+  "vpbroadcastd 4(%[o]), %%zmm4\n\t" \
+  "vpbroadcastd 4(%[o]), %%zmm5\n\t" \
+  "vpbroadcastd 4(%[o]), %%zmm6\n\t" \
+  "vpbroadcastd 4(%[o]), %%zmm7\n\t" \
+  "vpbroadcastd 8(%[o]), %%zmm8\n\t" \
+  "vpbroadcastd 8(%[o]), %%zmm9\n\t" \
+  "vpbroadcastd 8(%[o]), %%zmm10\n\t" \
+  "vpbroadcastd 8(%[o]), %%zmm11\n\t"
+#define LOWBIT_LB_ASM_LOOP_3 \
+  "1:\n\t" \
+  "vmovdqa64 0(%[e]), %%zmm24\n\t" \
+  "vmovdqa64 64(%[e]), %%zmm25\n\t" \
+  "vmovdqa64 128(%[e]), %%zmm26\n\t" \
+  "vmovdqa64 192(%[e]), %%zmm27\n\t" \
+  "vpbroadcastd (%[p0]), %%zmm28\n\t" \
+  "vpdpbusd %%zmm28, %%zmm24, %%zmm0\n\t" \
+  "vpdpbusd %%zmm28, %%zmm25, %%zmm1\n\t" \
+  "vpdpbusd %%zmm28, %%zmm26, %%zmm2\n\t" \
+  "vpdpbusd %%zmm28, %%zmm27, %%zmm3\n\t" \
+  "vpbroadcastd (%[p0],%[lda]), %%zmm28\n\t" \
+  "vpdpbusd %%zmm28, %%zmm24, %%zmm4\n\t" \
+  "vpdpbusd %%zmm28, %%zmm25, %%zmm5\n\t" \
+  "vpdpbusd %%zmm28, %%zmm26, %%zmm6\n\t" \
+  "vpdpbusd %%zmm28, %%zmm27, %%zmm7\n\t" \
+  "vpbroadcastd (%[p0],%[lda],2), %%zmm28\n\t" \
+  "vpdpbusd %%zmm28, %%zmm24, %%zmm8\n\t" \
+  "vpdpbusd %%zmm28, %%zmm25, %%zmm9\n\t" \
+  "vpdpbusd %%zmm28, %%zmm26, %%zmm10\n\t" \
+  "vpdpbusd %%zmm28, %%zmm27, %%zmm11\n\t" \
+  "add $256, %[e]\n\t" \
+  "add $4, %[p0]\n\t" \
+  "add $4, %[p3]\n\t" \
+  "dec %[n]\n\t" \
+  "jnz 1b\n\t"
+#define LOWBIT_LB_ASM_SUMS_3 \
+  "vmovdqa64 %%zmm0, 0(%[s])\n\t" \
+  "vmovdqa64 %%zmm1, 64(%[s])\n\t" \
+  "vmovdqa64 %%zmm2, 128(%[s])\n\t" \
+  "vmovdqa64 %%zmm3, 192(%[s])\n\t" \
+  "vmovdqa64 %%zmm4, 256(%[s])\n\t" \
+  "vmovdqa64 %%zmm5, 320(%[s])\n\t" \
+  "vmovdqa64 %%zmm6, 384(%[s])\n\t" \
+  "vmovdqa64 %%zmm7, 448(%[s])\n\t" \
+  "vmovdqa64 %%zmm8, 512(%[s])\n\t" \
+  "vmovdqa64 %%zmm9, 576(%[s])\n\t" \
+  "vmovdqa64 %%zmm10, 640(%[s])\n\t" \
+  "vmovdqa64 %%zmm11, 704(%[s])\n\t"
+#define LOWBIT_LB_ASM_FLOAT_3 \
+  "vcvtph2ps 0(%[sc]), %%zmm24\n\t" \
+  "vcvtph2ps 32(%[sc]), %%zmm25\n\t" \
+  "vcvtph2ps 64(%[sc]), %%zmm26\n\t" \
+  "vcvtph2ps 96(%[sc]), %%zmm27\n\t" \
+  "vcvtdq2ps %%zmm0, %%zmm0\n\t" \
+  "vfmadd213ps 0(%[f]), %%zmm24, %%zmm0\n\t" \
+  "vmovups %%zmm0, 0(%[f])\n\t" \
+  "vcvtdq2ps %%zmm1, %%zmm1\n\t" \
+  "vfmadd213ps 64(%[f]), %%zmm25, %%zmm1\n\t" \
+  "vmovups %%zmm1, 64(%[f])\n\t" \
+  "vcvtdq2ps %%zmm2, %%zmm2\n\t" \
+  "vfmadd213ps 128(%[f]), %%zmm26, %%zmm2\n\t" \
+  "vmovups %%zmm2, 128(%[f])\n\t" \
+  "vcvtdq2ps %%zmm3, %%zmm3\n\t" \
+  "vfmadd213ps 192(%[f]), %%zmm27, %%zmm3\n\t" \
+  "vmovups %%zmm3, 192(%[f])\n\t" \
+  "vcvtdq2ps %%zmm4, %%zmm4\n\t" \
+  "vfmadd213ps 256(%[f]), %%zmm24, %%zmm4\n\t" \
+  "vmovups %%zmm4, 256(%[f])\n\t" \
+  "vcvtdq2ps %%zmm5, %%zmm5\n\t" \
+  "vfmadd213ps 320(%[f]), %%zmm25, %%zmm5\n\t" \
+  "vmovups %%zmm5, 320(%[f])\n\t" \
+  "vcvtdq2ps %%zmm6, %%zmm6\n\t" \
+  "vfmadd213ps 384(%[f]), %%zmm26, %%zmm6\n\t" \
+  "vmovups %%zmm6, 384(%[f])\n\t" \
+  "vcvtdq2ps %%zmm7, %%zmm7\n\t" \
+  "vfmadd213ps 448(%[f]), %%zmm27, %%zmm7\n\t" \
+  "vmovups %%zmm7, 448(%[f])\n\t" \
+  "vcvtdq2ps %%zmm8, %%zmm8\n\t" \
+  "vfmadd213ps 512(%[f]), %%zmm24, %%zmm8\n\t" \
+  "vmovups %%zmm8, 512(%[f])\n\t" \
+  "vcvtdq2ps %%zmm9, %%zmm9\n\t" \
+  "vfmadd213ps 576(%[f]), %%zmm25, %%zmm9\n\t" \
+  "vmovups %%zmm9, 576(%[f])\n\t" \
+  "vcvtdq2ps %%zmm10, %%zmm10\n\t" \
+  "vfmadd213ps 640(%[f]), %%zmm26, %%zmm10\n\t" \
+  "vmovups %%zmm10, 640(%[f])\n\t" \
+  "vcvtdq2ps %%zmm11, %%zmm11\n\t" \
+  "vfmadd213ps 704(%[f]), %%zmm27, %%zmm11\n\t" \
+  "vmovups %%zmm11, 704(%[f])\n\t"
+#define LOWBIT_LB_ASM_START_4 \
+  "vpbroadcastd 0(%[o]), %%zmm0\n\t" \
+  "vpbroadcastd 0(%[o]), %%zmm1\n\t" \
+  "vpbroadcastd 0(%[o]), %%zmm2\n\t" \
+  "vpbroadcastd 0(%[o]), %%zmm3\n\t" \
+  "vpbroadcastd 4(%[o]), %%zmm4\n\t" \
+  "vpbroadcastd 4(%[o]), %%zmm5\n\t" \
+  "vpbroadcastd 4(%[o]), %%zmm6\n\t" \
+  "vpbroadcastd 4(%[o]), %%zmm7\n\t" \
+  "vpbroadcastd 8(%[o]), %%zmm8\n\t" \
+  "vpbroadcastd 8(%[o]), %%zmm9\n\t" \
+  "vpbroadcastd 8(%[o]), %%zmm10\n\t" \
+  "vpbroadcastd 8(%[o]), %%zmm11\n\t" \
+  "vpbroadcastd 12(%[o]), %%zmm12\n\t" \
+  "vpbroadcastd 12(%[o]), %%zmm13\n\t" \
+  "vpbroadcastd 12(%[o]), %%zmm14\n\t" \
+  "vpbroadcastd 12(%[o]), %%zmm15\n\t"
+#define LOWBIT_LB_ASM_LOOP_4 \
+  "1:\n\t" \
+  "vmovdqa64 0(%[e]), %%zmm24\n\t" \
+  "vmovdqa64 64(%[e]), %%zmm25\n\t" \
+  "vmovdqa64 128(%[e]), %%zmm26\n\t" \
+  "vmovdqa64 192(%[e]), %%zmm27\n\t" \
+  "vpbroadcastd (%[p0]), %%zmm28\n\t" \
+  "vpdpbusd %%zmm28, %%zmm24, %%zmm0\n\t" \
+  "vpdpbusd %%zmm28, %%zmm25, %%zmm1\n\t" \
+  "vpdpbusd %%zmm28, %%zmm26, %%zmm2\n\t" \
+  "vpdpbusd %%zmm28, %%zmm27, %%zmm3\n\t" \
+  "vpbroadcastd (%[p0],%[lda]), %%zmm28\n\t" \
+  "vpdpbusd %%zmm28, %%zmm24, %%zmm4\n\t" \
+  "vpdpbusd %%zmm28, %%zmm25, %%zmm5\n\t" \
+  "vpdpbusd %%zmm28, %%zmm26, %%zmm6\n\t" \
+  "vpdpbusd %%zmm28, %%zmm27, %%zmm7\n\t" \
+  "vpbroadcastd (%[p0],%[lda],2), %%zmm28\n\t" \
+  "vpdpbusd %%zmm28, %%zmm24, %%zmm8\n\t" \
+  "vpdpbusd %%zmm28, %%zmm25, %%zmm9\n\t" \
+  "vpdpbusd %%zmm28, %%zmm26, %%zmm10\n\t" \
+  "vpdpbusd %%zmm28, %%zmm27, %%zmm11\n\t" \
+  "vpbroadcastd (%[p3]), %%zmm28\n\t" \
+  "vpdpbusd %%zmm28, %%zmm24, %%zmm12\n\t" \
+  "vpdpbusd %%zmm28, %%zmm25, %%zmm13\n\t" \
+  "vpdpbusd %%zmm28, %%zmm26, %%zmm14\n\t" \
+  "vpdpbusd %%zmm28, %%zmm27, %%zmm15\n\t" \
+  "add $256, %[e]\n\t" \
+  "add $4, %[p0]\n\t" \
+  "add $4, %[p3]\n\t" \
+  "dec %[n]\n\t" \
+  "jnz 1b\n\t"
+#define LOWBIT_LB_ASM_SUMS_4 \
+  "vmovdqa64 %%zmm0, 0(%[s])\n\t" \
+  "vmovdqa64 %%zmm1, 64(%[s])\n\t" \
+  "vmovdqa64 %%zmm2, 128(%[s])\n\t" \
+  "vmovdqa64 %%zmm3, 192(%[s])\n\t" \
+  "vmovdqa64 %%zmm4, 256(%[s])\n\t" \
+  "vmovdqa64 %%zmm5, 320(%[s])\n\t" \
+  "vmovdqa64 %%zmm6, 384(%[s])\n\t" \
+  "vmovdqa64 %%zmm7, 448(%[s])\n\t" \
+  "vmovdqa64 %%zmm8, 512(%[s])\n\t" \
+  "vmovdqa64 %%zmm9, 576(%[s])\n\t" \
+  "vmovdqa64 %%zmm10, 640(%[s])\n\t" \
+  "vmovdqa64 %%zmm11, 704(%[s])\n\t" \
+  "vmovdqa64 %%zmm12, 768(%[s])\n\t" \
+  "vmovdqa64 %%zmm13, 832(%[s])\n\t" \
+  "vmovdqa64 %%zmm14, 896(%[s])\n\t" \
+  "vmovdqa64 %%zmm15, 960(%[s])\n\t"
+#define LOWBIT_LB_ASM_FLOAT_4 \
+  "vcvtph2ps 0(%[sc]), %%zmm24\n\t" \
+  "vcvtph2ps 32(%[sc]), %%zmm25\n\t" \
+  "vcvtph2ps 64(%[sc]), %%zmm26\n\t" \
+  "vcvtph2ps 96(%[sc]), %%zmm27\n\t" \
+  "vcvtdq2ps %%zmm0, %%zmm0\n\t" \
+  "vfmadd213ps 0(%[f]), %%zmm24, %%zmm0\n\t" \
+  "vmovups %%zmm0, 0(%[f])\n\t" \
+  "vcvtdq2ps %%zmm1, %%zmm1\n\t" \
+  "vfmadd213ps 64(%[f]), %%zmm25, %%zmm1\n\t" \
+  "vmovups %%zmm1, 64(%[f])\n\t" \
+  "vcvtdq2ps %%zmm2, %%zmm2\n\t" \
+  "vfmadd213ps 128(%[f]), %%zmm26, %%zmm2\n\t" \
+  "vmovups %%zmm2, 128(%[f])\n\t" \
+  "vcvtdq2ps %%zmm3, %%zmm3\n\t" \
+  "vfmadd213ps 192(%[f]), %%zmm27, %%zmm3\n\t" \
+  "vmovups %%zmm3, 192(%[f])\n\t" \
+  "vcvtdq2ps %%zmm4, %%zmm4\n\t" \
+  "vfmadd213ps 256(%[f]), %%zmm24, %%zmm4\n\t" \
+  "vmovups %%zmm4, 256(%[f])\n\t" \
+  "vcvtdq2ps %%zmm5, %%zmm5\n\t" \
+  "vfmadd213ps 320(%[f]), %%zmm25, %%zmm5\n\t" \
+  "vmovups %%zmm5, 320(%[f])\n\t" \
+  "vcvtdq2ps %%zmm6, %%zmm6\n\t" \
+  "vfmadd213ps 384(%[f]), %%zmm26, %%zmm6\n\t" \
+  "vmovups %%zmm6, 384(%[f])\n\t" \
+  "vcvtdq2ps %%zmm7, %%zmm7\n\t" \
+  "vfmadd213ps 448(%[f]), %%zmm27, %%zmm7\n\t" \
+  "vmovups %%zmm7, 448(%[f])\n\t" \
+  "vcvtdq2ps %%zmm8, %%zmm8\n\t" \
+  "vfmadd213ps 512(%[f]), %%zmm24, %%zmm8\n\t" \
+  "vmovups %%zmm8, 512(%[f])\n\t" \
+  "vcvtdq2ps %%zmm9, %%zmm9\n\t" \
+  "vfmadd213ps 576(%[f]), %%zmm25, %%zmm9\n\t" \
+  "vmovups %%zmm9, 576(%[f])\n\t" \
+  "vcvtdq2ps %%zmm10, %%zmm10\n\t" \
+  "vfmadd213ps 640(%[f]), %%zmm26, %%zmm10\n\t" \
+  "vmovups %%zmm10, 640(%[f])\n\t" \
+  "vcvtdq2ps %%zmm11, %%zmm11\n\t" \
+  "vfmadd213ps 704(%[f]), %%zmm27, %%zmm11\n\t" \
+  "vmovups %%zmm11, 704(%[f])\n\t" \
+  "vcvtdq2ps %%zmm12, %%zmm12\n\t" \
+  "vfmadd213ps 768(%[f]), %%zmm24, %%zmm12\n\t" \
+  "vmovups %%zmm12, 768(%[f])\n\t" \
+  "vcvtdq2ps %%zmm13, %%zmm13\n\t" \
+  "vfmadd213ps 832(%[f]), %%zmm25, %%zmm13\n\t" \
+  "vmovups %%zmm13, 832(%[f])\n\t" \
+  "vcvtdq2ps %%zmm14, %%zmm14\n\t" \
+  "vfmadd213ps 896(%[f]), %%zmm26, %%zmm14\n\t" \
+  "vmovups %%zmm14, 896(%[f])\n\t" \
+  "vcvtdq2ps %%zmm15, %%zmm15\n\t" \
+  "vfmadd213ps 960(%[f]), %%zmm27, %%zmm15\n\t" \
+  "vmovups %%zmm15, 960(%[f])\n\t"
+#define LOWBIT_LB_ASM_START_5 \
+  "vpbroadcastd 0(%[o]), %%zmm0\n\t" \
+  "vpbroadcastd 0(%[o]), %%zmm1\n\t" \
+  "vpbroadcastd 0(%[o]), %%zmm2\n\t" \
+  "vpbroadcastd 0(%[o]), %%zmm3\n\t" \
+  "vpbroadcastd 4(%[o]), %%zmm4\n\t" \
+  "vpbroadcastd 4(%[o]), %%zmm5\n\t" \
+  "vpbroadcastd 4(%[o]), %%zmm6\n\t" \
+  "vpbroadcastd 4(%[o]), %%zmm7\n\t" \
+  "vpbroadcastd 8(%[o]), %%zmm8\n\t" \
+  "vpbroadcastd 8(%[o]), %%zmm9\n\t" \
+  "vpbroadcastd 8(%[o]), %%zmm10\n\t" \
+  "vpbroadcastd 8(%[o]), %%zmm11\n\t" \
+  "vpbroadcastd 12(%[o]), %%zmm12\n\t" \
+  "vpbroadcastd 12(%[o]), %%zmm13\n\t" \
+  "vpbroadcastd 12(%[o]), %%zmm14\n\t" \
+  "vpbroadcastd 12(%[o]), %%zmm15\n\t" \
+  "vpbroadcastd 16(%[o]), %%zmm16\n\t" \
+  "vpbroadcastd 16(%[o]), %%zmm17\n\t" \
+  "vpbroadcastd 16(%[o]), %%zmm18\n\t" \
+  "vpbroadcastd 16(%[o]), %%zmm19\n\t"
+#define LOWBIT_LB_ASM_LOOP_5 \
+  "1:\n\t" \
+  "vmovdqa64 0(%[e]), %%zmm24\n\t" \
+  "vmovdqa64 64(%[e]), %%zmm25\n\t" \
+  "vmovdqa64 128(%[e]), %%zmm26\n\t" \
+  "vmovdqa64 192(%[e]), %%zmm27\n\t" \
+  "vpbroadcastd (%[p0]), %%zmm28\n\t" \
+  "vpdpbusd %%zmm28, %%zmm24, %%zmm0\n\t" \
+  "vpdpbusd %%zmm28, %%zmm25, %%zmm1\n\t" \
+  "vpdpbusd %%zmm28, %%zmm26, %%zmm2\n\t" \
+  "vpdpbusd %%zmm28, %%zmm27, %%zmm3\n\t" \
+  "vpbroadcastd (%[p0],%[lda]), %%zmm28\n\t" \
+  "vpdpbusd %%zmm28, %%zmm24, %%zmm4\n\t" \
+  "vpdpbusd %%zmm28, %%zmm25, %%zmm5\n\t" \
+  "vpdpbusd %%zmm28, %%zmm26, %%zmm6\n\t" \
+  "vpdpbusd %%zmm28, %%zmm27, %%zmm7\n\t" \
+  "vpbroadcastd (%[p0],%[lda],2), %%zmm28\n\t" \
+  "vpdpbusd %%zmm28, %%zmm24, %%zmm8\n\t" \
+  "vpdpbusd %%zmm28, %%zmm25, %%zmm9\n\t" \
+  "vpdpbusd %%zmm28, %%zmm26, %%zmm10\n\t" \
+  "vpdpbusd %%zmm28, %%zmm27, %%zmm11\n\t" \
+  "vpbroadcastd (%[p3]), %%zmm28\n\t" \
+  "vpdpbusd %%zmm28, %%zmm24, %%zmm12\n\t" \
+  "vpdpbusd %%zmm28, %%zmm25, %%zmm13\n\t" \
+  "vpdpbusd %%zmm28, %%zmm26, %%zmm14\n\t" \
+  "vpdpbusd %%zmm28, %%zmm27, %%zmm15\n\t" \
+  "vpbroadcastd (%[p3],%[lda]), %%zmm28\n\t" \
+  "vpdpbusd %%zmm28, %%zmm24, %%zmm16\n\t" \
+  "vpdpbusd %%zmm28, %%zmm25, %%zmm17\n\t" \
+  "vpdpbusd %%zmm28, %%zmm26, %%zmm18\n\t" \
+  "vpdpbusd %%zmm28, %%zmm27, %%zmm19\n\t" \
+  "add $256, %[e]\n\t" \
+  "add $4, %[p0]\n\t" \
+  "add $4, %[p3]\n\t" \
+  "dec %[n]\n\t" \
+  "jnz 1b\n\t"
+#define LOWBIT_LB_ASM_SUMS_5 \
+  "vmovdqa64 %%zmm0, 0(%[s])\n\t" \
+  "vmovdqa64 %%zmm1, 64(%[s])\n\t" \
+  "vmovdqa64 %%zmm2, 128(%[s])\n\t" \
+  "vmovdqa64 %%zmm3, 192(%[s])\n\t" \
+  "vmovdqa64 %%zmm4, 256(%[s])\n\t" \
+  "vmovdqa64 %%zmm5, 320(%[s])\n\t" \
+  "vmovdqa64 %%zmm6, 384(%[s])\n\t" \
+  "vmovdqa64 %%zmm7, 448(%[s])\n\t" \
+  "vmovdqa64 %%zmm8, 512(%[s])\n\t" \
+  "vmovdqa64 %%zmm9, 576(%[s])\n\t" \
+  "vmovdqa64 %%zmm10, 640(%[s])\n\t" \
+  "vmovdqa64 %%zmm11, 704(%[s])\n\t" \
+  "vmovdqa64 %%zmm12, 768(%[s])\n\t" \
+  "vmovdqa64 %%zmm13, 832(%[s])\n\t" \
+  "vmovdqa64 %%zmm14, 896(%[s])\n\t" \
+  "vmovdqa64 %%zmm15, 960(%[s])\n\t" \
+  "vmovdqa64 %%zmm16, 1024(%[s])\n\t" \
+  "vmovdqa64 %%zmm17, 1088(%[s])\n\t" \
+  "vmovdqa64 %%zmm18, 1152(%[s])\n\t" \
+  "vmovdqa64 %%zmm19, 1216(%[s])\n\t"
+#define LOWBIT_LB_ASM_FLOAT_5 \
+  "vcvtph2ps 0(%[sc]), %%zmm24\n\t" \
+  "vcvtph2ps 32(%[sc]), %%zmm25\n\t" \
+  "vcvtph2ps 64(%[sc]), %%zmm26\n\t" \
+  "vcvtph2ps 96(%[sc]), %%zmm27\n\t" \
+  "vcvtdq2ps %%zmm0, %%zmm0\n\t" \
+  "vfmadd213ps 0(%[f]), %%zmm24, %%zmm0\n\t" \
+  "vmovups %%zmm0, 0(%[f])\n\t" \
+  "vcvtdq2ps %%zmm1, %%zmm1\n\t" \
+  "vfmadd213ps 64(%[f]), %%zmm25, %%zmm1\n\t" \
+  "vmovups %%zmm1, 64(%[f])\n\t" \
+  "vcvtdq2ps %%zmm2, %%zmm2\n\t" \
+  "vfmadd213ps 128(%[f]), %%zmm26, %%zmm2\n\t" \
+  "vmovups %%zmm2, 128(%[f])\n\t" \
+  "vcvtdq2ps %%zmm3, %%zmm3\n\t" \
+  "vfmadd213ps 192(%[f]), %%zmm27, %%zmm3\n\t" \
+  "vmovups %%zmm3, 192(%[f])\n\t" \
+  "vcvtdq2ps %%zmm4, %%zmm4\n\t" \
+  "vfmadd213ps 256(%[f]), %%zmm24, %%zmm4\n\t" \
+  "vmovups %%zmm4, 256(%[f])\n\t" \
+  "vcvtdq2ps %%zmm5, %%zmm5\n\t" \
+  "vfmadd213ps 320(%[f]), %%zmm25, %%zmm5\n\t" \
+  "vmovups %%zmm5, 320(%[f])\n\t" \
+  "vcvtdq2ps %%zmm6, %%zmm6\n\t" \
+  "vfmadd213ps 384(%[f]), %%zmm26, %%zmm6\n\t" \
+  "vmovups %%zmm6, 384(%[f])\n\t" \
+  "vcvtdq2ps %%zmm7, %%zmm7\n\t" \
+  "vfmadd213ps 448(%[f]), %%zmm27, %%zmm7\n\t" \
+  "vmovups %%zmm7, 448(%[f])\n\t" \
+  "vcvtdq2ps %%zmm8, %%zmm8\n\t" \
+  "vfmadd213ps 512(%[f]), %%zmm24, %%zmm8\n\t" \
+  "vmovups %%zmm8, 512(%[f])\n\t" \
+  "vcvtdq2ps %%zmm9, %%zmm9\n\t" \
+  "vfmadd213ps 576(%[f]), %%zmm25, %%zmm9\n\t" \
+  "vmovups %%zmm9, 576(%[f])\n\t" \
+  "vcvtdq2ps %%zmm10, %%zmm10\n\t" \
+  "vfmadd213ps 640(%[f]), %%zmm26, %%zmm10\n\t" \
+  "vmovups %%zmm10, 640(%[f])\n\t" \
+  "vcvtdq2ps %%zmm11, %%zmm11\n\t" \
+  "vfmadd213ps 704(%[f]), %%zmm27, %%zmm11\n\t" \
+  "vmovups %%zmm11, 704(%[f])\n\t" \
+  "vcvtdq2ps %%zmm12, %%zmm12\n\t" \
+  "vfmadd213ps 768(%[f]), %%zmm24, %%zmm12\n\t" \
+  "vmovups %%zmm12, 768(%[f])\n\t" \
+  "vcvtdq2ps %%zmm13, %%zmm13\n\t" \
+  "vfmadd213ps 832(%[f]), %%zmm25, %%zmm13\n\t" \
+  "vmovups %%zmm13, 832(%[f])\n\t" \
+  "vcvtdq2ps %%zmm14, %%zmm14\n\t" \
+  "vfmadd213ps 896(%[f]), %%zmm26, %%zmm14\n\t" \
+  "vmovups %%zmm14, 896(%[f])\n\t" \
+  "vcvtdq2ps %%zmm15, %%zmm15\n\t" \
+  "vfmadd213ps 960(%[f]), %%zmm27, %%zmm15\n\t" \
+  "vmovups %%zmm15, 960(%[f])\n\t" \
+  "vcvtdq2ps %%zmm16, %%zmm16\n\t" \
+  "vfmadd213ps 1024(%[f]), %%zmm24, %%zmm16\n\t" \
+  "vmovups %%zmm16, 1024(%[f])\n\t" \
+  "vcvtdq2ps %%zmm17, %%zmm17\n\t" \
+  "vfmadd213ps 1088(%[f]), %%zmm25, %%zmm17\n\t" \
+  "vmovups %%zmm17, 1088(%[f])\n\t" \
+  "vcvtdq2ps %%zmm18, %%zmm18\n\t" \
+  "vfmadd213ps 1152(%[f]), %%zmm26, %%zmm18\n\t" \
+  "vmovups %%zmm18, 1152(%[f])\n\t" \
+  "vcvtdq2ps %%zmm19, %%zmm19\n\t" \
+  "vfmadd213ps 1216(%[f]), %%zmm27, %%zmm19\n\t" \
+  "vmovups %%zmm19, 1216(%[f])\n\t"
+#define LOWBIT_LB_ASM_START_6 \
   "vpbroadcastd 0(%[o]), %%zmm0\n\t" \
   "vpbroadcastd 0(%[o]), %%zmm1\n\t" \
   "vpbroadcastd 0(%[o]), %%zmm2\n\t" \
@@ -173,7 +597,7 @@ LOWBIT_LB_TARGET LOWBIT_ALWAYS_INLINE __m512i lb_broadcast(const std::int8_t* p)
   "vpbroadcastd 20(%[o]), %%zmm21\n\t" \
   "vpbroadcastd 20(%[o]), %%zmm22\n\t" \
   "vpbroadcastd 20(%[o]), %%zmm23\n\t"
-#define LOWBIT_LB_ASM_LOOP \
+#define LOWBIT_LB_ASM_LOOP_6 \
   "1:\n\t" \
   "vmovdqa64 0(%[e]), %%zmm24\n\t" \
   "vmovdqa64 64(%[e]), %%zmm25\n\t" \
@@ -214,7 +638,7 @@ LOWBIT_LB_TARGET LOWBIT_ALWAYS_INLINE __m512i lb_broadcast(const std::int8_t* p)
   "add $4, %[p3]\n\t" \
   "dec %[n]\n\t" \
   "jnz 1b\n\t"
-#define LOWBIT_LB_ASM_SUMS \
+#define LOWBIT_LB_ASM_SUMS_6 \
   "vmovdqa64 %%zmm0, 0(%[s])\n\t" \
   "vmovdqa64 %%zmm1, 64(%[s])\n\t" \
   "vmovdqa64 %%zmm2, 128(%[s])\n\t" \
@@ -239,7 +663,7 @@ LOWBIT_LB_TARGET LOWBIT_ALWAYS_INLINE __m512i lb_broadcast(const std::int8_t* p)
   "vmovdqa64 %%zmm21, 1344(%[s])\n\t" \
   "vmovdqa64 %%zmm22, 1408(%[s])\n\t" \
   "vmovdqa64 %%zmm23, 1472(%[s])\n\t"
-#define LOWBIT_LB_ASM_FLOAT \
+#define LOWBIT_LB_ASM_FLOAT_6 \
   "vcvtph2ps 0(%[sc]), %%zmm24\n\t" \
   "vcvtph2ps 32(%[sc]), %%zmm25\n\t" \
   "vcvtph2ps 64(%[sc]), %%zmm26\n\t" \
@@ -319,6 +743,13 @@ LOWBIT_LB_TARGET LOWBIT_ALWAYS_INLINE __m512i lb_broadcast(const std::int8_t* p)
 #define LOWBIT_LB_ASM_CLOBBERS \
   "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "xmm16", "xmm17", "xmm18", "xmm19", "xmm20", "xmm21", "xmm22", "xmm23", "xmm24", "xmm25", "xmm26", "xmm27", "xmm28", "cc", "memory"
 
+// The asm statement of one group for a tile of RR rows: FLOAT (symmetric weights) or SUMS.
+#define LOWBIT_LB_ASM_GROUP(RR, KIND)                                                                 \
+  __asm__ volatile(LOWBIT_LB_ASM_START_##RR LOWBIT_LB_ASM_LOOP_##RR LOWBIT_LB_ASM_##KIND##_##RR      \
+                   : [e] "+r"(e), [p0] "+r"(p0), [p3] "+r"(p3), [n] "+r"(n)                          \
+                   : [lda] "r"(lda), [o] "r"(start), [sc] "r"(sc), [f] "r"(f), [s] "r"(sums)         \
+                   : LOWBIT_LB_ASM_CLOBBERS)
+
 /// Unpacks the codes of t.groups groups of the panel into bytes (kernels/lowbit_gemm_contract.hpp,
 /// "expanded codes"): per quad the 4 vectors lb_unpack gives, 256 bytes, quads in order.
 template <int Bits>
@@ -348,12 +779,16 @@ LOWBIT_LB_TARGET void lowbit_tile(const lowbit_tile_args& t, const std::uint8_t*
   const index_t group = t.group_quads * 4, quads = t.group_quads;
   // Fields masked in place (no shift) where registers allow: tiles of 1 or 2 rows.
   constexpr bool prescaled = LOWBIT_LB_PRESCALED && R <= 2 && !Expanded;
-  // The assembly loop below (6 rows on expanded codes) starts the sums at the symmetric offset's term.
+  // Tiles of 2 to 6 rows on expanded codes run each group in assembly (below), which starts the
+  // sums at the symmetric offset's term and keeps the float sums in memory.
 #if LOWBIT_LB_WIDE_ASM && !defined(LOWBIT_EMULATE_X86_SIMD)
-  constexpr bool offset_in_sums = Expanded && R == 6;
+  constexpr bool wide_asm = Expanded && R >= 2;
 #else
-  constexpr bool offset_in_sums = false;
+  constexpr bool wide_asm = false;
 #endif
+  constexpr bool offset_in_sums = wide_asm;
+  // Other tiles of 1 or 2 rows keep their float sums in registers.
+  constexpr bool facc_in_regs = R <= 2 && !wide_asm;
   const offset_kind kind = t.kind;
   const std::int32_t z = t.z;
   const std::int32_t* const asum = t.asum;
@@ -361,9 +796,8 @@ LOWBIT_LB_TARGET void lowbit_tile(const lowbit_tile_args& t, const std::uint8_t*
   float* const facc = t.facc;
   const std::uint8_t* const blocks = t.blocks;
   const index_t block_bytes = t.block_bytes;
-  // Tiles of 1 or 2 rows keep their float sums in registers.
   __m512 f0_0 = _mm512_setzero_ps(), f0_1 = f0_0, f0_2 = f0_0, f0_3 = f0_0, f1_0 = f0_0, f1_1 = f0_0, f1_2 = f0_0, f1_3 = f0_0;
-  if constexpr (R <= 2) {
+  if constexpr (facc_in_regs) {
     f0_0 = _mm512_loadu_ps(facc), f0_1 = _mm512_loadu_ps(facc + 16), f0_2 = _mm512_loadu_ps(facc + 32), f0_3 = _mm512_loadu_ps(facc + 48);
     if constexpr (R == 2) {
       f1_0 = _mm512_loadu_ps(facc + 64), f1_1 = _mm512_loadu_ps(facc + 80), f1_2 = _mm512_loadu_ps(facc + 96), f1_3 = _mm512_loadu_ps(facc + 112);
@@ -404,42 +838,46 @@ LOWBIT_LB_TARGET void lowbit_tile(const lowbit_tile_args& t, const std::uint8_t*
     } else if constexpr (Expanded) {
       const std::uint8_t* e = expanded + g * quads * 256;
 #if LOWBIT_LB_WIDE_ASM && !defined(LOWBIT_EMULATE_X86_SIMD)
-      if constexpr (R == 6) {
+      if constexpr (wide_asm) {
         // GCC 12 cannot keep 24 accumulators in registers through this loop (it stores a copy of
         // each to the stack per quad and shuffles them between registers), and an asm statement
-        // takes at most 30 operands: the whole group in assembly, accumulators zmm0..23 (row r,
-        // vector v in zmm 4r + v), the weights in zmm24..27, the broadcast row in zmm28, the
-        // symmetric offset's term already in the sums. Symmetric weights finish the group in the
-        // same statement (the float step); the other kinds' sums leave through memory.
+        // takes at most 30 operands: the whole group in assembly, accumulators zmm0 .. zmm(4R - 1)
+        // (row r, vector v in zmm 4r + v), the weights in zmm24..27, the broadcast row in zmm28,
+        // the symmetric offset's term already in the sums. Symmetric weights finish the group in
+        // the same statement (the float step); the other kinds' sums leave through memory.
         alignas(64) std::int32_t sums[6 * 64];
         // The symmetric offset's term -z * asum starts each row's sums (the same exact int32 sum).
-        std::int32_t start[6];
-        for (int r = 0; r < 6; ++r) start[r] = kind == offset_kind::symmetric ? -z * asum[r * ldsum + g] : 0;
+        std::int32_t start[6] = {};
+        for (int r = 0; r < R; ++r) start[r] = kind == offset_kind::symmetric ? -z * asum[r * ldsum + g] : 0;
         const std::int8_t* p0 = a0;
         const std::int8_t* p3 = a3;
         const index_t lda = t.lda;
         index_t n = quads;
+        // The float step's operands: facc = fma(float(isum), d, facc) per accumulator, d from the
+        // group's fp16 scales, facc in memory (row r at facc + 64 r).
+        const std::uint8_t* sc = scales;
+        float* f = facc;
         if (kind == offset_kind::symmetric) {
-          // The contract's float step in the same statement: facc = fma(float(isum), d, facc)
-          // per accumulator, d from the group's fp16 scales, facc in memory (row r at facc + 64 r).
-          const std::uint8_t* sc = scales;
-          float* f = facc;
-          __asm__ volatile(LOWBIT_LB_ASM_START LOWBIT_LB_ASM_LOOP LOWBIT_LB_ASM_FLOAT
-                           : [e] "+r"(e), [p0] "+r"(p0), [p3] "+r"(p3), [n] "+r"(n)
-                           : [lda] "r"(lda), [o] "r"(start), [sc] "r"(sc), [f] "r"(f)
-                           : LOWBIT_LB_ASM_CLOBBERS);
+          if constexpr (R == 2) LOWBIT_LB_ASM_GROUP(2, FLOAT);
+          else if constexpr (R == 3) LOWBIT_LB_ASM_GROUP(3, FLOAT);
+          else if constexpr (R == 4) LOWBIT_LB_ASM_GROUP(4, FLOAT);
+          else if constexpr (R == 5) LOWBIT_LB_ASM_GROUP(5, FLOAT);
+          else LOWBIT_LB_ASM_GROUP(6, FLOAT);
           continue;
         }
-        __asm__ volatile(LOWBIT_LB_ASM_START LOWBIT_LB_ASM_LOOP LOWBIT_LB_ASM_SUMS
-                         : [e] "+r"(e), [p0] "+r"(p0), [p3] "+r"(p3), [n] "+r"(n)
-                         : [lda] "r"(lda), [s] "r"(sums), [o] "r"(start)
-                         : LOWBIT_LB_ASM_CLOBBERS);
-        c0_0 = _mm512_load_si512(sums), c0_1 = _mm512_load_si512(sums + 16), c0_2 = _mm512_load_si512(sums + 32), c0_3 = _mm512_load_si512(sums + 48);
-        c1_0 = _mm512_load_si512(sums + 64), c1_1 = _mm512_load_si512(sums + 80), c1_2 = _mm512_load_si512(sums + 96), c1_3 = _mm512_load_si512(sums + 112);
-        c2_0 = _mm512_load_si512(sums + 128), c2_1 = _mm512_load_si512(sums + 144), c2_2 = _mm512_load_si512(sums + 160), c2_3 = _mm512_load_si512(sums + 176);
-        c3_0 = _mm512_load_si512(sums + 192), c3_1 = _mm512_load_si512(sums + 208), c3_2 = _mm512_load_si512(sums + 224), c3_3 = _mm512_load_si512(sums + 240);
-        c4_0 = _mm512_load_si512(sums + 256), c4_1 = _mm512_load_si512(sums + 272), c4_2 = _mm512_load_si512(sums + 288), c4_3 = _mm512_load_si512(sums + 304);
-        c5_0 = _mm512_load_si512(sums + 320), c5_1 = _mm512_load_si512(sums + 336), c5_2 = _mm512_load_si512(sums + 352), c5_3 = _mm512_load_si512(sums + 368);
+        if constexpr (R == 2) LOWBIT_LB_ASM_GROUP(2, SUMS);
+        else if constexpr (R == 3) LOWBIT_LB_ASM_GROUP(3, SUMS);
+        else if constexpr (R == 4) LOWBIT_LB_ASM_GROUP(4, SUMS);
+        else if constexpr (R == 5) LOWBIT_LB_ASM_GROUP(5, SUMS);
+        else LOWBIT_LB_ASM_GROUP(6, SUMS);
+#define LOWBIT_LB_SUMS_ROW(r)                                                                              \
+  if constexpr (R > r) {                                                                                   \
+    c##r##_0 = _mm512_load_si512(sums + 64 * r), c##r##_1 = _mm512_load_si512(sums + 64 * r + 16);         \
+    c##r##_2 = _mm512_load_si512(sums + 64 * r + 32), c##r##_3 = _mm512_load_si512(sums + 64 * r + 48);    \
+  }
+        LOWBIT_LB_SUMS_ROW(0) LOWBIT_LB_SUMS_ROW(1) LOWBIT_LB_SUMS_ROW(2)
+        LOWBIT_LB_SUMS_ROW(3) LOWBIT_LB_SUMS_ROW(4) LOWBIT_LB_SUMS_ROW(5)
+#undef LOWBIT_LB_SUMS_ROW
       } else
 #endif
       for (index_t q = 0; q < quads; ++q, e += 256) {
@@ -477,7 +915,7 @@ LOWBIT_LB_TARGET void lowbit_tile(const lowbit_tile_args& t, const std::uint8_t*
       LOWBIT_LB_FLOATS(LOWBIT_LB_AS_IS)
     }
   }
-  if constexpr (R <= 2) {
+  if constexpr (facc_in_regs) {
     _mm512_storeu_ps(facc, f0_0), _mm512_storeu_ps(facc + 16, f0_1), _mm512_storeu_ps(facc + 32, f0_2), _mm512_storeu_ps(facc + 48, f0_3);
     if constexpr (R == 2) {
       _mm512_storeu_ps(facc + 64, f1_0), _mm512_storeu_ps(facc + 80, f1_1), _mm512_storeu_ps(facc + 96, f1_2), _mm512_storeu_ps(facc + 112, f1_3);
@@ -487,10 +925,27 @@ LOWBIT_LB_TARGET void lowbit_tile(const lowbit_tile_args& t, const std::uint8_t*
 }
 
 #undef LOWBIT_LB_ROW
-#undef LOWBIT_LB_ASM_START
-#undef LOWBIT_LB_ASM_LOOP
-#undef LOWBIT_LB_ASM_SUMS
-#undef LOWBIT_LB_ASM_FLOAT
+#undef LOWBIT_LB_ASM_START_2
+#undef LOWBIT_LB_ASM_LOOP_2
+#undef LOWBIT_LB_ASM_SUMS_2
+#undef LOWBIT_LB_ASM_FLOAT_2
+#undef LOWBIT_LB_ASM_START_3
+#undef LOWBIT_LB_ASM_LOOP_3
+#undef LOWBIT_LB_ASM_SUMS_3
+#undef LOWBIT_LB_ASM_FLOAT_3
+#undef LOWBIT_LB_ASM_START_4
+#undef LOWBIT_LB_ASM_LOOP_4
+#undef LOWBIT_LB_ASM_SUMS_4
+#undef LOWBIT_LB_ASM_FLOAT_4
+#undef LOWBIT_LB_ASM_START_5
+#undef LOWBIT_LB_ASM_LOOP_5
+#undef LOWBIT_LB_ASM_SUMS_5
+#undef LOWBIT_LB_ASM_FLOAT_5
+#undef LOWBIT_LB_ASM_START_6
+#undef LOWBIT_LB_ASM_LOOP_6
+#undef LOWBIT_LB_ASM_SUMS_6
+#undef LOWBIT_LB_ASM_FLOAT_6
+#undef LOWBIT_LB_ASM_GROUP
 #undef LOWBIT_LB_ASM_CLOBBERS
 #undef LOWBIT_LB_DOTS
 #undef LOWBIT_LB_FLOAT1
