@@ -1,4 +1,5 @@
-// Sub-byte weight GEMM throughput: int4 and int2 weights (groups of 32, fp16 scales) beside lowbit's
+// Sub-byte weight GEMM throughput: int4 and int2 weights (groups of 32 or LOWBIT_BENCH_GROUP, fp16
+// scales) beside lowbit's
 // int8 GEMM, the NF4 layer (float4_linear), oneDNN's int8 matmul, OpenBLAS sgemm and, when built
 // with -DLOWBIT_GGML_DIR (cmake/lowbitGgmlPeer.cmake), llama.cpp's Q4_0 product (ggml) on LLaMA-7B
 // shapes, in one process.
@@ -51,8 +52,21 @@ void set_gops(benchmark::State& state, const shape& s, int threads) {
   if (bench::peak().gops > 0) state.counters["peak_GOPS"] = bench::peak().gops * threads;
 }
 
+/// The weights' group size: LOWBIT_BENCH_GROUP if set (a positive multiple of 4 that divides the
+/// shapes' K, 4096 and 11008: 4, 8, 16, 32, 64, 86, 172, 344 ... ; checked), else 32.
+index_t bench_group() {
+  const char* env = std::getenv("LOWBIT_BENCH_GROUP");
+  if (env == nullptr) return 32;
+  const long g = std::strtol(env, nullptr, 10);
+  if (g <= 0 || g % 4 != 0 || 4096 % g != 0 || 11008 % g != 0) {
+    std::fprintf(stderr, "LOWBIT_BENCH_GROUP=%s: the group size must be a positive multiple of 4 dividing 4096 and 11008\n", env);
+    std::exit(2);
+  }
+  return static_cast<index_t>(g);
+}
+
 /// Weights [N, K] of format F with random codes and fp16 scales (a different seed per copy, so
-/// that copies hold different bytes), symmetric, groups of 32. Assembled from codes: quantizing
+/// that copies hold different bytes), symmetric, groups of bench_group(). Assembled from codes: quantizing
 /// 256 MiB of random floats for the DRAM copies would take minutes.
 template <class F>
 lowbit::packed_lowbit_weights<F> weights(const shape& s, unsigned seed) {
@@ -62,7 +76,7 @@ lowbit::packed_lowbit_weights<F> weights(const shape& s, unsigned seed) {
     x ^= x << 13, x ^= x >> 7, x ^= x << 17;  // xorshift64
     c = static_cast<typename F::code_type>(F::qmin + static_cast<int>((x >> 32) % (F::qmax - F::qmin + 1)));
   }
-  const index_t G = std::getenv("LOWBIT_BENCH_GROUP") ? std::atoi(std::getenv("LOWBIT_BENCH_GROUP")) : 32;
+  const index_t G = bench_group();
   const std::vector<lowbit::half_bits> scales(static_cast<std::size_t>(s.n * (s.k / G)), lowbit::float_to_half(0.01f));
   return lowbit::packed_lowbit_weights<F>::assemble(s.n, s.k, G, lowbit::offset_kind::symmetric, codes.data(), s.k, scales,
                                                     {}, {}, {}, lowbit::context{}.with_threads(2));
@@ -91,9 +105,10 @@ void bm_lowbit(benchmark::State& state, shape s, int threads, bool cold) {
   state.SetLabel(lowbit::active_path_name() + ", " + std::to_string(w[0].bits_per_weight()).substr(0, 4) + " bits/weight");
 }
 
-// A streaming read of as many bytes as int4 weights with groups of 32 take (4.5 bits per weight).
+// A streaming read of as many bytes as the int4 weights take (4.5 bits per weight with groups of 32).
 void bm_read(benchmark::State& state, shape s, bool cold) {
-  bench::read_loop(state, static_cast<std::size_t>(s.n * s.k * 9 / 16), cold);
+  // int4's packed bytes: half a byte per weight and a 2-byte scale per group.
+  bench::read_loop(state, static_cast<std::size_t>(s.n * s.k / 2 + 2 * s.n * (s.k / bench_group())), cold);
 }
 
 // NF4 weights (block 64, float absmax: 4.5 bits per weight) in float4_linear: panels dequantized by

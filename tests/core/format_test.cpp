@@ -1,6 +1,8 @@
 // Number formats: ranges, packing order, code round trips.
 #include <gtest/gtest.h>
 
+#include <string>
+#include <type_traits>
 #include <vector>
 
 #include "lowbit/lowbit.hpp"
@@ -88,6 +90,30 @@ TEST(format, every_code_round_trips) {
   round_trip_every_code<lowbit::uint2>();
   round_trip_every_code<lowbit::int3>();
   round_trip_every_code<lowbit::uint3>();
+}
+
+// with_weight_format: bits and scheme to the (format, scheme) pair the weight tools use.
+TEST(format, with_weight_format_names_each_pair_and_rejects_other_widths) {
+  const auto describe = [](auto f, auto s) {
+    using F = decltype(f);
+    return std::to_string(F::qmin) + ".." + std::to_string(F::qmax) + (std::is_same_v<decltype(s), lowbit::affine> ? " affine" : " symmetric");
+  };
+  EXPECT_EQ(lowbit::with_weight_format(8, false, describe), "-128..127 symmetric");
+  EXPECT_EQ(lowbit::with_weight_format(8, true, describe), "0..255 affine");
+  EXPECT_EQ(lowbit::with_weight_format(4, false, describe), "-8..7 symmetric");
+  EXPECT_EQ(lowbit::with_weight_format(4, true, describe), "0..15 affine");
+  EXPECT_EQ(lowbit::with_weight_format(3, false, describe), "-4..3 symmetric");
+  EXPECT_EQ(lowbit::with_weight_format(3, true, describe), "0..7 affine");
+  EXPECT_EQ(lowbit::with_weight_format(2, false, describe), "-2..1 symmetric");
+  EXPECT_EQ(lowbit::with_weight_format(2, true, describe), "0..3 affine");
+  for (int bits : {0, 1, 5, 16}) {
+    try {
+      (void)lowbit::with_weight_format(bits, false, describe, "the caller");
+      ADD_FAILURE() << bits << " bits accepted";
+    } catch (const lowbit::error& e) {
+      EXPECT_NE(std::string(e.what()).find("the caller: " + std::to_string(bits) + " bits"), std::string::npos) << e.what();
+    }
+  }
 }
 
 }  // namespace

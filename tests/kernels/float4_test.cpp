@@ -54,19 +54,23 @@ TEST_P(float4_dequantize, every_path_matches_the_scalar_loop) {
 TEST_P(float4_dequantize, large_outputs_aligned_or_not_match_the_scalar_loop) {
   lowbit_test::rng g(112);
   const float* table = lowbit::float4_table(lowbit::float4_kind::nf4);
-  const index_t block = 64, n = lowbit::kernels::float4_stream_min + 3 * block + 10;
-  std::vector<std::uint8_t> packed(static_cast<std::size_t>((n + 1) / 2));
-  for (auto& b : packed) b = static_cast<std::uint8_t>(g.integer(0, 255));
-  std::vector<float> absmax(static_cast<std::size_t>((n + block - 1) / block));
-  for (auto& a : absmax) a = g.uniform(0.f, 3.f);
-  lowbit::detail::aligned_vector<float> want(static_cast<std::size_t>(n) + 17), got(want.size());
-  lowbit::kernels::dequantize_float4(kernel_path::scalar, packed.data(), n, table, absmax.data(), block, want.data());
-  for (index_t offset : {0, 1, 16}) {  // floats: aligned (streams), misaligned, aligned again
-    std::fill(got.begin(), got.end(), 7.0f);
-    lowbit::kernels::dequantize_float4(GetParam(), packed.data(), n, table, absmax.data(), block, got.data() + offset);
-    ASSERT_EQ(std::memcmp(want.data(), got.data() + offset, sizeof(float) * static_cast<std::size_t>(n)), 0) << offset;
-    for (index_t i = 0; i < offset; ++i) ASSERT_EQ(got[static_cast<std::size_t>(i)], 7.0f) << "wrote before the start";
-    ASSERT_EQ(got[static_cast<std::size_t>(n + offset)], 7.0f) << "wrote past the end";
+  // Block 64; block 48 (AVX-512: a step of 32 and a scalar tail of 16 per block, AVX2 streams all).
+  for (index_t block : {64, 48}) {
+    const index_t n = lowbit::kernels::float4_stream_min + 3 * block + 10;
+    std::vector<std::uint8_t> packed(static_cast<std::size_t>((n + 1) / 2));
+    for (auto& b : packed) b = static_cast<std::uint8_t>(g.integer(0, 255));
+    std::vector<float> absmax(static_cast<std::size_t>((n + block - 1) / block));
+    for (auto& a : absmax) a = g.uniform(0.f, 3.f);
+    lowbit::detail::aligned_vector<float> want(static_cast<std::size_t>(n) + 17), got(want.size());
+    lowbit::kernels::dequantize_float4(kernel_path::scalar, packed.data(), n, table, absmax.data(), block, want.data());
+    for (index_t offset : {0, 1, 16}) {  // floats: aligned (streams), misaligned, aligned again
+      std::fill(got.begin(), got.end(), 7.0f);
+      lowbit::kernels::dequantize_float4(GetParam(), packed.data(), n, table, absmax.data(), block, got.data() + offset);
+      ASSERT_EQ(std::memcmp(want.data(), got.data() + offset, sizeof(float) * static_cast<std::size_t>(n)), 0)
+          << "block " << block << " offset " << offset;
+      for (index_t i = 0; i < offset; ++i) ASSERT_EQ(got[static_cast<std::size_t>(i)], 7.0f) << "wrote before the start";
+      ASSERT_EQ(got[static_cast<std::size_t>(n + offset)], 7.0f) << "wrote past the end";
+    }
   }
 }
 

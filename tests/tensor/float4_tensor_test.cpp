@@ -103,6 +103,24 @@ TEST(float4, double_quantized_tensor_round_trips_and_saves_bits) {
   EXPECT_LT(e_nf4, e_int4);
 }
 
+// A large tensor dequantized by two threads into an aligned buffer (each thread's share streams
+// past the caches) and into a misaligned one: the same floats as the scalar loop.
+TEST(float4, large_dequantization_on_two_threads_matches_the_scalar_loop) {
+  lowbit_test::rng g(122);
+  const index_t rows = 2 * lowbit::kernels::float4_stream_min / 4096 + 3, cols = 4096;
+  std::vector<std::uint8_t> packed(static_cast<std::size_t>(rows * cols / 2));
+  for (auto& b : packed) b = static_cast<std::uint8_t>(g.integer(0, 255));
+  std::vector<float> absmax(static_cast<std::size_t>(rows * cols / 64));
+  for (auto& a : absmax) a = g.uniform(0.f, 2.f);
+  const float4_tensor t({rows, cols}, float4_kind::nf4, 64, packed, absmax);
+  lowbit::detail::aligned_vector<float> want(static_cast<std::size_t>(rows * cols)), got(want.size() + 1);
+  t.dequantize_to(want.data(), lowbit::context{}.with_threads(1).with_path(lowbit::kernel_path::scalar));
+  for (std::size_t offset : {0, 1}) {
+    t.dequantize_to(got.data() + offset, lowbit::context{}.with_threads(2));
+    ASSERT_EQ(std::memcmp(want.data(), got.data() + offset, sizeof(float) * want.size()), 0) << offset;
+  }
+}
+
 TEST(float4, shapes_blocks_and_bad_input) {
   lowbit_test::rng g(122);
   // Odd element count and a block that is not 64: the last low nibble is the code of 0.

@@ -7,9 +7,11 @@
 //   scalar      the loop itself
 //   avx2        8 codes per step: two vpermps over the table's halves, blended on bit 3
 //   avx512      32 codes per step: one vpshufb and two vpermps over the whole 16-entry table
-// The x86 kernels scale the table once per block (the same products) and run at their best on an
-// output aligned to 64 bytes: a misaligned one splits every store across two cache lines.
 //   neondot     16 codes per step: vqtbl4q_u8 over the table's 64 bytes (4 bytes per entry)
+// The x86 kernels scale the table once per block (the same products) and run at their best on an
+// output aligned to 64 bytes: a misaligned one splits every store across two cache lines. Calls
+// of float4_stream_min floats or more into an aligned output (blocks a multiple of 16 floats for
+// AVX-512, 8 for AVX2) write past the caches with non-temporal stores.
 //
 // float4_gemv multiplies input rows by such weights without expanding them (AVX2 and AVX-512
 // kernels; other paths run the scalar loop).
@@ -140,8 +142,8 @@ LOWBIT_TARGET_AVX2 inline void float4_gemv(const std::uint8_t* packed, const flo
       for (auto& a : acc) a[0] = a[1] = _mm256_setzero_ps();
       const std::uint8_t* row = packed + n * K / 2;
       const float* scale = absmax + n * K / block;
-      for (index_t b = 0, j = 0; b < K; b += block, ++j) {  // j = b / block without a division
-        const __m256 s = _mm256_set1_ps(scale[j]);
+      for (index_t b = 0, jb = 0; b < K; b += block, ++jb) {  // jb = b / block without a division
+        const __m256 s = _mm256_set1_ps(scale[jb]);
         const __m256 lo = _mm256_mul_ps(t_lo, s), hi = _mm256_mul_ps(t_hi, s);
         for (index_t k = b; k < b + block; k += 8) {
           std::uint32_t four;

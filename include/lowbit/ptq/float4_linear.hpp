@@ -103,8 +103,9 @@ class float4_linear {
     const index_t panels = (n + panel_ - 1) / panel_;
     ctx.run(panels, [&](index_t p) {
       const index_t r0 = p * panel_, rows = std::min(panel_, n - r0);
-      // The panel on a cache-line boundary: the lookup kernels' stores then never split a line.
-      detail::aligned_vector<float> panel(static_cast<std::size_t>(rows * k));
+      // The panel on a cache-line boundary (and not zeroed first): with blocks of a multiple of 16
+      // the lookup kernels' stores then never split a line.
+      detail::aligned_buffer<float> panel(static_cast<std::size_t>(rows * k));
       Eigen::Map<row_matrix, Eigen::Aligned16> wp(panel.data(), rows, k);
       const index_t lo = r0 * k;  // a block boundary (see the constructor)
       kernels::dequantize_float4(one.path, w_.packed().data() + lo / 2, rows * k, float4_table(w_.kind()),

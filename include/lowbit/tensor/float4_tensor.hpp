@@ -359,7 +359,9 @@ class float4_tensor {
     if (out == nullptr) detail::fail("float4_tensor::dequantize_to: null output");
     const float* table = float4_table(kind_);
     // One chunk of whole blocks per thread (at least 16 Ki elements each): a large output reaches
-    // the kernel in large pieces, which it writes past the caches (kernels/float4.hpp).
+    // the kernel in large pieces, and a piece of float4_stream_min floats or more into an aligned
+    // output is written past the caches (kernels/float4.hpp). (dequantize()'s Eigen matrix is
+    // 16-byte aligned in builds without AVX-512 flags: dequantize_to an aligned buffer to stream.)
     const index_t threads = std::max<index_t>(1, ctx.threads);
     const index_t share = (n + threads - 1) / threads;
     const index_t per = std::max<index_t>(std::max<index_t>(1, (index_t{1} << 14) / block_), (share + block_ - 1) / block_) * block_;
