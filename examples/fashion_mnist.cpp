@@ -243,7 +243,7 @@ result mixed_row(const demo::mlp& m, double budget, bool with_gptq, const demo::
       bytes += static_cast<double>(layer->weights().payload_bytes());
       fns.push_back([layer, ctx](const row_matrix& x, const output_float& st) { return layer->forward(x, st, ctx); });
     };
-    with_weight_format(c.bits, c.affine, [&](auto format, auto scheme) {
+    with_weight_format<8, 4, 2>(c.bits, c.affine, [&](auto format, auto scheme) {
       using F = decltype(format);
       using S = decltype(scheme);
       if (c.group > 0) return add(quantizer<F, S, per_group>(per_group(1, c.group)));

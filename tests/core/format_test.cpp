@@ -106,6 +106,12 @@ TEST(format, with_weight_format_names_each_pair_and_rejects_other_widths) {
   EXPECT_EQ(lowbit::with_weight_format(3, true, describe), "0..7 affine");
   EXPECT_EQ(lowbit::with_weight_format(2, false, describe), "-2..1 symmetric");
   EXPECT_EQ(lowbit::with_weight_format(2, true, describe), "0..3 affine");
+  // A caller's own widths: only those are instantiated and accepted.
+  EXPECT_EQ((lowbit::with_weight_format<8, 2>(2, true, describe)), "0..3 affine");
+  EXPECT_THROW((void)(lowbit::with_weight_format<8, 2>(4, false, describe)), lowbit::error);
+  int calls = 0;
+  lowbit::with_weight_format<4>(4, false, [&](auto, auto) { ++calls; });  // fn returning void
+  EXPECT_EQ(calls, 1);
   for (int bits : {0, 1, 5, 16}) {
     try {
       (void)lowbit::with_weight_format(bits, false, describe, "the caller");

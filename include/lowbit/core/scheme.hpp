@@ -1,7 +1,10 @@
 // lowbit/core/scheme.hpp: quantization schemes (symmetric, symmetric_absmax, affine) and quantize-step rounding policies.
 #pragma once
 
+#include <optional>
+#include <string>
 #include <type_traits>
+#include <utility>
 
 #include "lowbit/config.hpp"
 #include "lowbit/core/error.hpp"
@@ -56,18 +59,46 @@ struct default_scheme<Format, std::enable_if_t<is_format_v<Format>>> {
 template <class Format>
 using default_scheme_t = typename default_scheme<Format>::type;
 
-/// Calls fn(format, scheme) with the weight format of `bits` bits (8, 4, 3 or 2) and its scheme:
-/// the signed format with `symmetric`, or (affine) the unsigned one with `affine`, the pairs the
-/// weight tools offer (mixed precision, lowbit-quantize, the demo), and returns what fn returns.
-/// Other bit widths throw lowbit::error naming `who`.
-template <class Fn>
+namespace detail {
+/// "8, 4, 3 or 2" for the widths 8, 4, 3, 2.
+template <int... Widths>
+std::string widths_text() {
+  const int w[] = {Widths...};
+  std::string t;
+  for (std::size_t i = 0; i < sizeof...(Widths); ++i)
+    t += (i == 0 ? "" : i + 1 == sizeof...(Widths) ? " or " : ", ") + std::to_string(w[i]);
+  return t;
+}
+}  // namespace detail
+
+/// Calls fn(format, scheme) with the weight format of `bits` bits and its scheme: the signed
+/// format with `symmetric`, or (affine) the unsigned one with `affine`, the pairs the weight tools
+/// offer (mixed precision, lowbit-quantize, the demo), and returns what fn returns. The widths a
+/// caller handles are template arguments (8, 4, 3 and 2 by default), so fn is instantiated only for
+/// those; other widths throw lowbit::error naming `who`.
+template <int... Widths, class Fn>
 decltype(auto) with_weight_format(int bits, bool affine_scheme, Fn&& fn, const char* who = "with_weight_format") {
-  switch (bits) {
-    case 8: return affine_scheme ? fn(uint8{}, affine{}) : fn(int8{}, symmetric{});
-    case 4: return affine_scheme ? fn(uint4{}, affine{}) : fn(int4{}, symmetric{});
-    case 3: return affine_scheme ? fn(uint3{}, affine{}) : fn(int3{}, symmetric{});
-    case 2: return affine_scheme ? fn(uint2{}, affine{}) : fn(int2{}, symmetric{});
-    default: detail::fail(who, ": ", bits, " bits; 8, 4, 3 or 2 are supported");
+  if constexpr (sizeof...(Widths) == 0) {
+    return with_weight_format<8, 4, 3, 2>(bits, affine_scheme, fn, who);
+  } else {
+    using result = decltype(fn(int8{}, symmetric{}));
+    const auto call = [&](auto width) -> result {
+      constexpr int w = decltype(width)::value;
+      static_assert(w == 8 || w == 4 || w == 3 || w == 2, "with_weight_format: widths are 8, 4, 3 or 2");
+      using S = std::conditional_t<w == 8, int8, std::conditional_t<w == 4, int4, std::conditional_t<w == 3, int3, int2>>>;
+      using U = std::conditional_t<w == 8, uint8, std::conditional_t<w == 4, uint4, std::conditional_t<w == 3, uint3, uint2>>>;
+      if (affine_scheme) return fn(U{}, affine{});
+      return fn(S{}, symmetric{});
+    };
+    if constexpr (std::is_void_v<result>) {
+      const bool found = ((bits == Widths ? (call(std::integral_constant<int, Widths>{}), true) : false) || ...);
+      if (!found) detail::fail(who, ": ", bits, " bits; ", detail::widths_text<Widths...>(), " are supported");
+    } else {
+      std::optional<result> out;
+      const bool found = ((bits == Widths ? (out.emplace(call(std::integral_constant<int, Widths>{})), true) : false) || ...);
+      if (!found) detail::fail(who, ": ", bits, " bits; ", detail::widths_text<Widths...>(), " are supported");
+      return result(std::move(*out));
+    }
   }
 }
 

@@ -82,7 +82,7 @@ row_matrix quantize_with(const weight_choice& c, const Eigen::DenseBase<Derived>
   };
   if (c.bits != 8 && c.bits != 4 && c.bits != 2)
     detail::fail("quantize_with: weight_choice \"", c.name, "\" has ", c.bits, " bits; 8, 4 or 2 are supported");
-  return with_weight_format(c.bits, c.affine, run, "quantize_with");
+  return with_weight_format<8, 4, 2>(c.bits, c.affine, run, "quantize_with");
 }
 
 /// A layer to plan: its name, weights [out, in] and an observer of its calibration inputs.
