@@ -150,602 +150,71 @@ LOWBIT_LB_TARGET LOWBIT_ALWAYS_INLINE __m512i lb_broadcast(const std::int8_t* p)
 // accumulators zmm0 .. zmm(4R - 1) (row r, vector v in zmm 4r + v) start at the row's offset term
 // (start[r], broadcast from memory: loads, no shuffles), the quad loop (rows 0-2 from p0, 3-5 from
 // p3), then either the sums to memory (SUMS) or the contract's float step in place (FLOAT).
-#define LOWBIT_LB_ASM_START_2 \
-  "vpbroadcastd 0(%[o]), %%zmm0\n\t" \
-  "vpbroadcastd 0(%[o]), %%zmm1\n\t" \
-  "vpbroadcastd 0(%[o]), %%zmm2\n\t" \
-  "vpbroadcastd 0(%[o]), %%zmm3\n\t" \
-  "vpbroadcastd 4(%[o]), %%zmm4\n\t" \
-  "vpbroadcastd 4(%[o]), %%zmm5\n\t" \
-  "vpbroadcastd 4(%[o]), %%zmm6\n\t" \
-  "vpbroadcastd 4(%[o]), %%zmm7\n\t"
-#define LOWBIT_LB_ASM_LOOP_2 \
-  "1:\n\t" \
-  "vmovdqa64 0(%[e]), %%zmm24\n\t" \
-  "vmovdqa64 64(%[e]), %%zmm25\n\t" \
-  "vmovdqa64 128(%[e]), %%zmm26\n\t" \
-  "vmovdqa64 192(%[e]), %%zmm27\n\t" \
-  "vpbroadcastd (%[p0]), %%zmm28\n\t" \
-  "vpdpbusd %%zmm28, %%zmm24, %%zmm0\n\t" \
-  "vpdpbusd %%zmm28, %%zmm25, %%zmm1\n\t" \
-  "vpdpbusd %%zmm28, %%zmm26, %%zmm2\n\t" \
-  "vpdpbusd %%zmm28, %%zmm27, %%zmm3\n\t" \
-  "vpbroadcastd (%[p0],%[lda]), %%zmm28\n\t" \
-  "vpdpbusd %%zmm28, %%zmm24, %%zmm4\n\t" \
-  "vpdpbusd %%zmm28, %%zmm25, %%zmm5\n\t" \
-  "vpdpbusd %%zmm28, %%zmm26, %%zmm6\n\t" \
-  "vpdpbusd %%zmm28, %%zmm27, %%zmm7\n\t" \
-  "add $256, %[e]\n\t" \
-  "add $4, %[p0]\n\t" \
-  "add $4, %[p3]\n\t" \
-  "dec %[n]\n\t" \
+// Each piece is written once for one row; LOWBIT_LB_ASM_ROWS_R applies it to rows 0 .. R - 1.
+// A row's arguments: the byte offset of its start term, the address of its 4 activation bytes, the
+// byte offsets of its 4 vectors in sums and facc (row r at 256 r), and its 4 accumulators.
+#define LOWBIT_LB_ASM_ROW0(P) P(0, "(%[p0])", 0, 64, 128, 192, 0, 1, 2, 3)
+#define LOWBIT_LB_ASM_ROW1(P) P(4, "(%[p0],%[lda])", 256, 320, 384, 448, 4, 5, 6, 7)
+#define LOWBIT_LB_ASM_ROW2(P) P(8, "(%[p0],%[lda],2)", 512, 576, 640, 704, 8, 9, 10, 11)
+#define LOWBIT_LB_ASM_ROW3(P) P(12, "(%[p3])", 768, 832, 896, 960, 12, 13, 14, 15)
+#define LOWBIT_LB_ASM_ROW4(P) P(16, "(%[p3],%[lda])", 1024, 1088, 1152, 1216, 16, 17, 18, 19)
+#define LOWBIT_LB_ASM_ROW5(P) P(20, "(%[p3],%[lda],2)", 1280, 1344, 1408, 1472, 20, 21, 22, 23)
+#define LOWBIT_LB_ASM_ROWS_2(P) LOWBIT_LB_ASM_ROW0(P) LOWBIT_LB_ASM_ROW1(P)
+#define LOWBIT_LB_ASM_ROWS_3(P) LOWBIT_LB_ASM_ROWS_2(P) LOWBIT_LB_ASM_ROW2(P)
+#define LOWBIT_LB_ASM_ROWS_4(P) LOWBIT_LB_ASM_ROWS_3(P) LOWBIT_LB_ASM_ROW3(P)
+#define LOWBIT_LB_ASM_ROWS_5(P) LOWBIT_LB_ASM_ROWS_4(P) LOWBIT_LB_ASM_ROW4(P)
+#define LOWBIT_LB_ASM_ROWS_6(P) LOWBIT_LB_ASM_ROWS_5(P) LOWBIT_LB_ASM_ROW5(P)
+#define LOWBIT_LB_ASM_START_ROW(o, a, s0, s1, s2, s3, z0, z1, z2, z3) \
+  "vpbroadcastd " #o "(%[o]), %%zmm" #z0 "\n\t"                      \
+  "vpbroadcastd " #o "(%[o]), %%zmm" #z1 "\n\t"                      \
+  "vpbroadcastd " #o "(%[o]), %%zmm" #z2 "\n\t"                      \
+  "vpbroadcastd " #o "(%[o]), %%zmm" #z3 "\n\t"
+#define LOWBIT_LB_ASM_DOTS_ROW(o, a, s0, s1, s2, s3, z0, z1, z2, z3) \
+  "vpbroadcastd " a ", %%zmm28\n\t"                                  \
+  "vpdpbusd %%zmm28, %%zmm24, %%zmm" #z0 "\n\t"                      \
+  "vpdpbusd %%zmm28, %%zmm25, %%zmm" #z1 "\n\t"                      \
+  "vpdpbusd %%zmm28, %%zmm26, %%zmm" #z2 "\n\t"                      \
+  "vpdpbusd %%zmm28, %%zmm27, %%zmm" #z3 "\n\t"
+#define LOWBIT_LB_ASM_SUMS_ROW(o, a, s0, s1, s2, s3, z0, z1, z2, z3) \
+  "vmovdqa64 %%zmm" #z0 ", " #s0 "(%[s])\n\t"                        \
+  "vmovdqa64 %%zmm" #z1 ", " #s1 "(%[s])\n\t"                        \
+  "vmovdqa64 %%zmm" #z2 ", " #s2 "(%[s])\n\t"                        \
+  "vmovdqa64 %%zmm" #z3 ", " #s3 "(%[s])\n\t"
+// facc = fma(float(isum), d, facc): the 4 vectors of d (fp16 scales) are in zmm24..27.
+#define LOWBIT_LB_ASM_FLOAT_VECTOR(s, z, d)      \
+  "vcvtdq2ps %%zmm" #z ", %%zmm" #z "\n\t"        \
+  "vfmadd213ps " #s "(%[f]), %%zmm" #d ", %%zmm" #z "\n\t" \
+  "vmovups %%zmm" #z ", " #s "(%[f])\n\t"
+#define LOWBIT_LB_ASM_FLOAT_ROW(o, a, s0, s1, s2, s3, z0, z1, z2, z3)                    \
+  LOWBIT_LB_ASM_FLOAT_VECTOR(s0, z0, 24) LOWBIT_LB_ASM_FLOAT_VECTOR(s1, z1, 25)          \
+  LOWBIT_LB_ASM_FLOAT_VECTOR(s2, z2, 26) LOWBIT_LB_ASM_FLOAT_VECTOR(s3, z3, 27)
+// What precedes the rows' pieces at the group's end: the scales for FLOAT, nothing for SUMS.
+#define LOWBIT_LB_ASM_SUMS_HEAD
+#define LOWBIT_LB_ASM_FLOAT_HEAD        \
+  "vcvtph2ps 0(%[sc]), %%zmm24\n\t"      \
+  "vcvtph2ps 32(%[sc]), %%zmm25\n\t"     \
+  "vcvtph2ps 64(%[sc]), %%zmm26\n\t"     \
+  "vcvtph2ps 96(%[sc]), %%zmm27\n\t"
+// The quad loop: 4 vectors of expanded codes, then each row's broadcast and 4 dot products.
+#define LOWBIT_LB_ASM_LOOP(RR)               \
+  "1:\n\t"                                  \
+  "vmovdqa64 0(%[e]), %%zmm24\n\t"          \
+  "vmovdqa64 64(%[e]), %%zmm25\n\t"         \
+  "vmovdqa64 128(%[e]), %%zmm26\n\t"        \
+  "vmovdqa64 192(%[e]), %%zmm27\n\t"        \
+  LOWBIT_LB_ASM_ROWS_##RR(LOWBIT_LB_ASM_DOTS_ROW) \
+  "add $256, %[e]\n\t"                      \
+  "add $4, %[p0]\n\t"                       \
+  "add $4, %[p3]\n\t"                       \
+  "dec %[n]\n\t"                            \
   "jnz 1b\n\t"
-#define LOWBIT_LB_ASM_SUMS_2 \
-  "vmovdqa64 %%zmm0, 0(%[s])\n\t" \
-  "vmovdqa64 %%zmm1, 64(%[s])\n\t" \
-  "vmovdqa64 %%zmm2, 128(%[s])\n\t" \
-  "vmovdqa64 %%zmm3, 192(%[s])\n\t" \
-  "vmovdqa64 %%zmm4, 256(%[s])\n\t" \
-  "vmovdqa64 %%zmm5, 320(%[s])\n\t" \
-  "vmovdqa64 %%zmm6, 384(%[s])\n\t" \
-  "vmovdqa64 %%zmm7, 448(%[s])\n\t"
-#define LOWBIT_LB_ASM_FLOAT_2 \
-  "vcvtph2ps 0(%[sc]), %%zmm24\n\t" \
-  "vcvtph2ps 32(%[sc]), %%zmm25\n\t" \
-  "vcvtph2ps 64(%[sc]), %%zmm26\n\t" \
-  "vcvtph2ps 96(%[sc]), %%zmm27\n\t" \
-  "vcvtdq2ps %%zmm0, %%zmm0\n\t" \
-  "vfmadd213ps 0(%[f]), %%zmm24, %%zmm0\n\t" \
-  "vmovups %%zmm0, 0(%[f])\n\t" \
-  "vcvtdq2ps %%zmm1, %%zmm1\n\t" \
-  "vfmadd213ps 64(%[f]), %%zmm25, %%zmm1\n\t" \
-  "vmovups %%zmm1, 64(%[f])\n\t" \
-  "vcvtdq2ps %%zmm2, %%zmm2\n\t" \
-  "vfmadd213ps 128(%[f]), %%zmm26, %%zmm2\n\t" \
-  "vmovups %%zmm2, 128(%[f])\n\t" \
-  "vcvtdq2ps %%zmm3, %%zmm3\n\t" \
-  "vfmadd213ps 192(%[f]), %%zmm27, %%zmm3\n\t" \
-  "vmovups %%zmm3, 192(%[f])\n\t" \
-  "vcvtdq2ps %%zmm4, %%zmm4\n\t" \
-  "vfmadd213ps 256(%[f]), %%zmm24, %%zmm4\n\t" \
-  "vmovups %%zmm4, 256(%[f])\n\t" \
-  "vcvtdq2ps %%zmm5, %%zmm5\n\t" \
-  "vfmadd213ps 320(%[f]), %%zmm25, %%zmm5\n\t" \
-  "vmovups %%zmm5, 320(%[f])\n\t" \
-  "vcvtdq2ps %%zmm6, %%zmm6\n\t" \
-  "vfmadd213ps 384(%[f]), %%zmm26, %%zmm6\n\t" \
-  "vmovups %%zmm6, 384(%[f])\n\t" \
-  "vcvtdq2ps %%zmm7, %%zmm7\n\t" \
-  "vfmadd213ps 448(%[f]), %%zmm27, %%zmm7\n\t" \
-  "vmovups %%zmm7, 448(%[f])\n\t"
-#define LOWBIT_LB_ASM_START_3 \
-  "vpbroadcastd 0(%[o]), %%zmm0\n\t" \
-  "vpbroadcastd 0(%[o]), %%zmm1\n\t" \
-  "vpbroadcastd 0(%[o]), %%zmm2\n\t" \
-  "vpbroadcastd 0(%[o]), %%zmm3\n\t" \
-  "vpbroadcastd 4(%[o]), %%zmm4\n\t" \
-  "vpbroadcastd 4(%[o]), %%zmm5\n\t" \
-  "vpbroadcastd 4(%[o]), %%zmm6\n\t" \
-  "vpbroadcastd 4(%[o]), %%zmm7\n\t" \
-  "vpbroadcastd 8(%[o]), %%zmm8\n\t" \
-  "vpbroadcastd 8(%[o]), %%zmm9\n\t" \
-  "vpbroadcastd 8(%[o]), %%zmm10\n\t" \
-  "vpbroadcastd 8(%[o]), %%zmm11\n\t"
-#define LOWBIT_LB_ASM_LOOP_3 \
-  "1:\n\t" \
-  "vmovdqa64 0(%[e]), %%zmm24\n\t" \
-  "vmovdqa64 64(%[e]), %%zmm25\n\t" \
-  "vmovdqa64 128(%[e]), %%zmm26\n\t" \
-  "vmovdqa64 192(%[e]), %%zmm27\n\t" \
-  "vpbroadcastd (%[p0]), %%zmm28\n\t" \
-  "vpdpbusd %%zmm28, %%zmm24, %%zmm0\n\t" \
-  "vpdpbusd %%zmm28, %%zmm25, %%zmm1\n\t" \
-  "vpdpbusd %%zmm28, %%zmm26, %%zmm2\n\t" \
-  "vpdpbusd %%zmm28, %%zmm27, %%zmm3\n\t" \
-  "vpbroadcastd (%[p0],%[lda]), %%zmm28\n\t" \
-  "vpdpbusd %%zmm28, %%zmm24, %%zmm4\n\t" \
-  "vpdpbusd %%zmm28, %%zmm25, %%zmm5\n\t" \
-  "vpdpbusd %%zmm28, %%zmm26, %%zmm6\n\t" \
-  "vpdpbusd %%zmm28, %%zmm27, %%zmm7\n\t" \
-  "vpbroadcastd (%[p0],%[lda],2), %%zmm28\n\t" \
-  "vpdpbusd %%zmm28, %%zmm24, %%zmm8\n\t" \
-  "vpdpbusd %%zmm28, %%zmm25, %%zmm9\n\t" \
-  "vpdpbusd %%zmm28, %%zmm26, %%zmm10\n\t" \
-  "vpdpbusd %%zmm28, %%zmm27, %%zmm11\n\t" \
-  "add $256, %[e]\n\t" \
-  "add $4, %[p0]\n\t" \
-  "add $4, %[p3]\n\t" \
-  "dec %[n]\n\t" \
-  "jnz 1b\n\t"
-#define LOWBIT_LB_ASM_SUMS_3 \
-  "vmovdqa64 %%zmm0, 0(%[s])\n\t" \
-  "vmovdqa64 %%zmm1, 64(%[s])\n\t" \
-  "vmovdqa64 %%zmm2, 128(%[s])\n\t" \
-  "vmovdqa64 %%zmm3, 192(%[s])\n\t" \
-  "vmovdqa64 %%zmm4, 256(%[s])\n\t" \
-  "vmovdqa64 %%zmm5, 320(%[s])\n\t" \
-  "vmovdqa64 %%zmm6, 384(%[s])\n\t" \
-  "vmovdqa64 %%zmm7, 448(%[s])\n\t" \
-  "vmovdqa64 %%zmm8, 512(%[s])\n\t" \
-  "vmovdqa64 %%zmm9, 576(%[s])\n\t" \
-  "vmovdqa64 %%zmm10, 640(%[s])\n\t" \
-  "vmovdqa64 %%zmm11, 704(%[s])\n\t"
-#define LOWBIT_LB_ASM_FLOAT_3 \
-  "vcvtph2ps 0(%[sc]), %%zmm24\n\t" \
-  "vcvtph2ps 32(%[sc]), %%zmm25\n\t" \
-  "vcvtph2ps 64(%[sc]), %%zmm26\n\t" \
-  "vcvtph2ps 96(%[sc]), %%zmm27\n\t" \
-  "vcvtdq2ps %%zmm0, %%zmm0\n\t" \
-  "vfmadd213ps 0(%[f]), %%zmm24, %%zmm0\n\t" \
-  "vmovups %%zmm0, 0(%[f])\n\t" \
-  "vcvtdq2ps %%zmm1, %%zmm1\n\t" \
-  "vfmadd213ps 64(%[f]), %%zmm25, %%zmm1\n\t" \
-  "vmovups %%zmm1, 64(%[f])\n\t" \
-  "vcvtdq2ps %%zmm2, %%zmm2\n\t" \
-  "vfmadd213ps 128(%[f]), %%zmm26, %%zmm2\n\t" \
-  "vmovups %%zmm2, 128(%[f])\n\t" \
-  "vcvtdq2ps %%zmm3, %%zmm3\n\t" \
-  "vfmadd213ps 192(%[f]), %%zmm27, %%zmm3\n\t" \
-  "vmovups %%zmm3, 192(%[f])\n\t" \
-  "vcvtdq2ps %%zmm4, %%zmm4\n\t" \
-  "vfmadd213ps 256(%[f]), %%zmm24, %%zmm4\n\t" \
-  "vmovups %%zmm4, 256(%[f])\n\t" \
-  "vcvtdq2ps %%zmm5, %%zmm5\n\t" \
-  "vfmadd213ps 320(%[f]), %%zmm25, %%zmm5\n\t" \
-  "vmovups %%zmm5, 320(%[f])\n\t" \
-  "vcvtdq2ps %%zmm6, %%zmm6\n\t" \
-  "vfmadd213ps 384(%[f]), %%zmm26, %%zmm6\n\t" \
-  "vmovups %%zmm6, 384(%[f])\n\t" \
-  "vcvtdq2ps %%zmm7, %%zmm7\n\t" \
-  "vfmadd213ps 448(%[f]), %%zmm27, %%zmm7\n\t" \
-  "vmovups %%zmm7, 448(%[f])\n\t" \
-  "vcvtdq2ps %%zmm8, %%zmm8\n\t" \
-  "vfmadd213ps 512(%[f]), %%zmm24, %%zmm8\n\t" \
-  "vmovups %%zmm8, 512(%[f])\n\t" \
-  "vcvtdq2ps %%zmm9, %%zmm9\n\t" \
-  "vfmadd213ps 576(%[f]), %%zmm25, %%zmm9\n\t" \
-  "vmovups %%zmm9, 576(%[f])\n\t" \
-  "vcvtdq2ps %%zmm10, %%zmm10\n\t" \
-  "vfmadd213ps 640(%[f]), %%zmm26, %%zmm10\n\t" \
-  "vmovups %%zmm10, 640(%[f])\n\t" \
-  "vcvtdq2ps %%zmm11, %%zmm11\n\t" \
-  "vfmadd213ps 704(%[f]), %%zmm27, %%zmm11\n\t" \
-  "vmovups %%zmm11, 704(%[f])\n\t"
-#define LOWBIT_LB_ASM_START_4 \
-  "vpbroadcastd 0(%[o]), %%zmm0\n\t" \
-  "vpbroadcastd 0(%[o]), %%zmm1\n\t" \
-  "vpbroadcastd 0(%[o]), %%zmm2\n\t" \
-  "vpbroadcastd 0(%[o]), %%zmm3\n\t" \
-  "vpbroadcastd 4(%[o]), %%zmm4\n\t" \
-  "vpbroadcastd 4(%[o]), %%zmm5\n\t" \
-  "vpbroadcastd 4(%[o]), %%zmm6\n\t" \
-  "vpbroadcastd 4(%[o]), %%zmm7\n\t" \
-  "vpbroadcastd 8(%[o]), %%zmm8\n\t" \
-  "vpbroadcastd 8(%[o]), %%zmm9\n\t" \
-  "vpbroadcastd 8(%[o]), %%zmm10\n\t" \
-  "vpbroadcastd 8(%[o]), %%zmm11\n\t" \
-  "vpbroadcastd 12(%[o]), %%zmm12\n\t" \
-  "vpbroadcastd 12(%[o]), %%zmm13\n\t" \
-  "vpbroadcastd 12(%[o]), %%zmm14\n\t" \
-  "vpbroadcastd 12(%[o]), %%zmm15\n\t"
-#define LOWBIT_LB_ASM_LOOP_4 \
-  "1:\n\t" \
-  "vmovdqa64 0(%[e]), %%zmm24\n\t" \
-  "vmovdqa64 64(%[e]), %%zmm25\n\t" \
-  "vmovdqa64 128(%[e]), %%zmm26\n\t" \
-  "vmovdqa64 192(%[e]), %%zmm27\n\t" \
-  "vpbroadcastd (%[p0]), %%zmm28\n\t" \
-  "vpdpbusd %%zmm28, %%zmm24, %%zmm0\n\t" \
-  "vpdpbusd %%zmm28, %%zmm25, %%zmm1\n\t" \
-  "vpdpbusd %%zmm28, %%zmm26, %%zmm2\n\t" \
-  "vpdpbusd %%zmm28, %%zmm27, %%zmm3\n\t" \
-  "vpbroadcastd (%[p0],%[lda]), %%zmm28\n\t" \
-  "vpdpbusd %%zmm28, %%zmm24, %%zmm4\n\t" \
-  "vpdpbusd %%zmm28, %%zmm25, %%zmm5\n\t" \
-  "vpdpbusd %%zmm28, %%zmm26, %%zmm6\n\t" \
-  "vpdpbusd %%zmm28, %%zmm27, %%zmm7\n\t" \
-  "vpbroadcastd (%[p0],%[lda],2), %%zmm28\n\t" \
-  "vpdpbusd %%zmm28, %%zmm24, %%zmm8\n\t" \
-  "vpdpbusd %%zmm28, %%zmm25, %%zmm9\n\t" \
-  "vpdpbusd %%zmm28, %%zmm26, %%zmm10\n\t" \
-  "vpdpbusd %%zmm28, %%zmm27, %%zmm11\n\t" \
-  "vpbroadcastd (%[p3]), %%zmm28\n\t" \
-  "vpdpbusd %%zmm28, %%zmm24, %%zmm12\n\t" \
-  "vpdpbusd %%zmm28, %%zmm25, %%zmm13\n\t" \
-  "vpdpbusd %%zmm28, %%zmm26, %%zmm14\n\t" \
-  "vpdpbusd %%zmm28, %%zmm27, %%zmm15\n\t" \
-  "add $256, %[e]\n\t" \
-  "add $4, %[p0]\n\t" \
-  "add $4, %[p3]\n\t" \
-  "dec %[n]\n\t" \
-  "jnz 1b\n\t"
-#define LOWBIT_LB_ASM_SUMS_4 \
-  "vmovdqa64 %%zmm0, 0(%[s])\n\t" \
-  "vmovdqa64 %%zmm1, 64(%[s])\n\t" \
-  "vmovdqa64 %%zmm2, 128(%[s])\n\t" \
-  "vmovdqa64 %%zmm3, 192(%[s])\n\t" \
-  "vmovdqa64 %%zmm4, 256(%[s])\n\t" \
-  "vmovdqa64 %%zmm5, 320(%[s])\n\t" \
-  "vmovdqa64 %%zmm6, 384(%[s])\n\t" \
-  "vmovdqa64 %%zmm7, 448(%[s])\n\t" \
-  "vmovdqa64 %%zmm8, 512(%[s])\n\t" \
-  "vmovdqa64 %%zmm9, 576(%[s])\n\t" \
-  "vmovdqa64 %%zmm10, 640(%[s])\n\t" \
-  "vmovdqa64 %%zmm11, 704(%[s])\n\t" \
-  "vmovdqa64 %%zmm12, 768(%[s])\n\t" \
-  "vmovdqa64 %%zmm13, 832(%[s])\n\t" \
-  "vmovdqa64 %%zmm14, 896(%[s])\n\t" \
-  "vmovdqa64 %%zmm15, 960(%[s])\n\t"
-#define LOWBIT_LB_ASM_FLOAT_4 \
-  "vcvtph2ps 0(%[sc]), %%zmm24\n\t" \
-  "vcvtph2ps 32(%[sc]), %%zmm25\n\t" \
-  "vcvtph2ps 64(%[sc]), %%zmm26\n\t" \
-  "vcvtph2ps 96(%[sc]), %%zmm27\n\t" \
-  "vcvtdq2ps %%zmm0, %%zmm0\n\t" \
-  "vfmadd213ps 0(%[f]), %%zmm24, %%zmm0\n\t" \
-  "vmovups %%zmm0, 0(%[f])\n\t" \
-  "vcvtdq2ps %%zmm1, %%zmm1\n\t" \
-  "vfmadd213ps 64(%[f]), %%zmm25, %%zmm1\n\t" \
-  "vmovups %%zmm1, 64(%[f])\n\t" \
-  "vcvtdq2ps %%zmm2, %%zmm2\n\t" \
-  "vfmadd213ps 128(%[f]), %%zmm26, %%zmm2\n\t" \
-  "vmovups %%zmm2, 128(%[f])\n\t" \
-  "vcvtdq2ps %%zmm3, %%zmm3\n\t" \
-  "vfmadd213ps 192(%[f]), %%zmm27, %%zmm3\n\t" \
-  "vmovups %%zmm3, 192(%[f])\n\t" \
-  "vcvtdq2ps %%zmm4, %%zmm4\n\t" \
-  "vfmadd213ps 256(%[f]), %%zmm24, %%zmm4\n\t" \
-  "vmovups %%zmm4, 256(%[f])\n\t" \
-  "vcvtdq2ps %%zmm5, %%zmm5\n\t" \
-  "vfmadd213ps 320(%[f]), %%zmm25, %%zmm5\n\t" \
-  "vmovups %%zmm5, 320(%[f])\n\t" \
-  "vcvtdq2ps %%zmm6, %%zmm6\n\t" \
-  "vfmadd213ps 384(%[f]), %%zmm26, %%zmm6\n\t" \
-  "vmovups %%zmm6, 384(%[f])\n\t" \
-  "vcvtdq2ps %%zmm7, %%zmm7\n\t" \
-  "vfmadd213ps 448(%[f]), %%zmm27, %%zmm7\n\t" \
-  "vmovups %%zmm7, 448(%[f])\n\t" \
-  "vcvtdq2ps %%zmm8, %%zmm8\n\t" \
-  "vfmadd213ps 512(%[f]), %%zmm24, %%zmm8\n\t" \
-  "vmovups %%zmm8, 512(%[f])\n\t" \
-  "vcvtdq2ps %%zmm9, %%zmm9\n\t" \
-  "vfmadd213ps 576(%[f]), %%zmm25, %%zmm9\n\t" \
-  "vmovups %%zmm9, 576(%[f])\n\t" \
-  "vcvtdq2ps %%zmm10, %%zmm10\n\t" \
-  "vfmadd213ps 640(%[f]), %%zmm26, %%zmm10\n\t" \
-  "vmovups %%zmm10, 640(%[f])\n\t" \
-  "vcvtdq2ps %%zmm11, %%zmm11\n\t" \
-  "vfmadd213ps 704(%[f]), %%zmm27, %%zmm11\n\t" \
-  "vmovups %%zmm11, 704(%[f])\n\t" \
-  "vcvtdq2ps %%zmm12, %%zmm12\n\t" \
-  "vfmadd213ps 768(%[f]), %%zmm24, %%zmm12\n\t" \
-  "vmovups %%zmm12, 768(%[f])\n\t" \
-  "vcvtdq2ps %%zmm13, %%zmm13\n\t" \
-  "vfmadd213ps 832(%[f]), %%zmm25, %%zmm13\n\t" \
-  "vmovups %%zmm13, 832(%[f])\n\t" \
-  "vcvtdq2ps %%zmm14, %%zmm14\n\t" \
-  "vfmadd213ps 896(%[f]), %%zmm26, %%zmm14\n\t" \
-  "vmovups %%zmm14, 896(%[f])\n\t" \
-  "vcvtdq2ps %%zmm15, %%zmm15\n\t" \
-  "vfmadd213ps 960(%[f]), %%zmm27, %%zmm15\n\t" \
-  "vmovups %%zmm15, 960(%[f])\n\t"
-#define LOWBIT_LB_ASM_START_5 \
-  "vpbroadcastd 0(%[o]), %%zmm0\n\t" \
-  "vpbroadcastd 0(%[o]), %%zmm1\n\t" \
-  "vpbroadcastd 0(%[o]), %%zmm2\n\t" \
-  "vpbroadcastd 0(%[o]), %%zmm3\n\t" \
-  "vpbroadcastd 4(%[o]), %%zmm4\n\t" \
-  "vpbroadcastd 4(%[o]), %%zmm5\n\t" \
-  "vpbroadcastd 4(%[o]), %%zmm6\n\t" \
-  "vpbroadcastd 4(%[o]), %%zmm7\n\t" \
-  "vpbroadcastd 8(%[o]), %%zmm8\n\t" \
-  "vpbroadcastd 8(%[o]), %%zmm9\n\t" \
-  "vpbroadcastd 8(%[o]), %%zmm10\n\t" \
-  "vpbroadcastd 8(%[o]), %%zmm11\n\t" \
-  "vpbroadcastd 12(%[o]), %%zmm12\n\t" \
-  "vpbroadcastd 12(%[o]), %%zmm13\n\t" \
-  "vpbroadcastd 12(%[o]), %%zmm14\n\t" \
-  "vpbroadcastd 12(%[o]), %%zmm15\n\t" \
-  "vpbroadcastd 16(%[o]), %%zmm16\n\t" \
-  "vpbroadcastd 16(%[o]), %%zmm17\n\t" \
-  "vpbroadcastd 16(%[o]), %%zmm18\n\t" \
-  "vpbroadcastd 16(%[o]), %%zmm19\n\t"
-#define LOWBIT_LB_ASM_LOOP_5 \
-  "1:\n\t" \
-  "vmovdqa64 0(%[e]), %%zmm24\n\t" \
-  "vmovdqa64 64(%[e]), %%zmm25\n\t" \
-  "vmovdqa64 128(%[e]), %%zmm26\n\t" \
-  "vmovdqa64 192(%[e]), %%zmm27\n\t" \
-  "vpbroadcastd (%[p0]), %%zmm28\n\t" \
-  "vpdpbusd %%zmm28, %%zmm24, %%zmm0\n\t" \
-  "vpdpbusd %%zmm28, %%zmm25, %%zmm1\n\t" \
-  "vpdpbusd %%zmm28, %%zmm26, %%zmm2\n\t" \
-  "vpdpbusd %%zmm28, %%zmm27, %%zmm3\n\t" \
-  "vpbroadcastd (%[p0],%[lda]), %%zmm28\n\t" \
-  "vpdpbusd %%zmm28, %%zmm24, %%zmm4\n\t" \
-  "vpdpbusd %%zmm28, %%zmm25, %%zmm5\n\t" \
-  "vpdpbusd %%zmm28, %%zmm26, %%zmm6\n\t" \
-  "vpdpbusd %%zmm28, %%zmm27, %%zmm7\n\t" \
-  "vpbroadcastd (%[p0],%[lda],2), %%zmm28\n\t" \
-  "vpdpbusd %%zmm28, %%zmm24, %%zmm8\n\t" \
-  "vpdpbusd %%zmm28, %%zmm25, %%zmm9\n\t" \
-  "vpdpbusd %%zmm28, %%zmm26, %%zmm10\n\t" \
-  "vpdpbusd %%zmm28, %%zmm27, %%zmm11\n\t" \
-  "vpbroadcastd (%[p3]), %%zmm28\n\t" \
-  "vpdpbusd %%zmm28, %%zmm24, %%zmm12\n\t" \
-  "vpdpbusd %%zmm28, %%zmm25, %%zmm13\n\t" \
-  "vpdpbusd %%zmm28, %%zmm26, %%zmm14\n\t" \
-  "vpdpbusd %%zmm28, %%zmm27, %%zmm15\n\t" \
-  "vpbroadcastd (%[p3],%[lda]), %%zmm28\n\t" \
-  "vpdpbusd %%zmm28, %%zmm24, %%zmm16\n\t" \
-  "vpdpbusd %%zmm28, %%zmm25, %%zmm17\n\t" \
-  "vpdpbusd %%zmm28, %%zmm26, %%zmm18\n\t" \
-  "vpdpbusd %%zmm28, %%zmm27, %%zmm19\n\t" \
-  "add $256, %[e]\n\t" \
-  "add $4, %[p0]\n\t" \
-  "add $4, %[p3]\n\t" \
-  "dec %[n]\n\t" \
-  "jnz 1b\n\t"
-#define LOWBIT_LB_ASM_SUMS_5 \
-  "vmovdqa64 %%zmm0, 0(%[s])\n\t" \
-  "vmovdqa64 %%zmm1, 64(%[s])\n\t" \
-  "vmovdqa64 %%zmm2, 128(%[s])\n\t" \
-  "vmovdqa64 %%zmm3, 192(%[s])\n\t" \
-  "vmovdqa64 %%zmm4, 256(%[s])\n\t" \
-  "vmovdqa64 %%zmm5, 320(%[s])\n\t" \
-  "vmovdqa64 %%zmm6, 384(%[s])\n\t" \
-  "vmovdqa64 %%zmm7, 448(%[s])\n\t" \
-  "vmovdqa64 %%zmm8, 512(%[s])\n\t" \
-  "vmovdqa64 %%zmm9, 576(%[s])\n\t" \
-  "vmovdqa64 %%zmm10, 640(%[s])\n\t" \
-  "vmovdqa64 %%zmm11, 704(%[s])\n\t" \
-  "vmovdqa64 %%zmm12, 768(%[s])\n\t" \
-  "vmovdqa64 %%zmm13, 832(%[s])\n\t" \
-  "vmovdqa64 %%zmm14, 896(%[s])\n\t" \
-  "vmovdqa64 %%zmm15, 960(%[s])\n\t" \
-  "vmovdqa64 %%zmm16, 1024(%[s])\n\t" \
-  "vmovdqa64 %%zmm17, 1088(%[s])\n\t" \
-  "vmovdqa64 %%zmm18, 1152(%[s])\n\t" \
-  "vmovdqa64 %%zmm19, 1216(%[s])\n\t"
-#define LOWBIT_LB_ASM_FLOAT_5 \
-  "vcvtph2ps 0(%[sc]), %%zmm24\n\t" \
-  "vcvtph2ps 32(%[sc]), %%zmm25\n\t" \
-  "vcvtph2ps 64(%[sc]), %%zmm26\n\t" \
-  "vcvtph2ps 96(%[sc]), %%zmm27\n\t" \
-  "vcvtdq2ps %%zmm0, %%zmm0\n\t" \
-  "vfmadd213ps 0(%[f]), %%zmm24, %%zmm0\n\t" \
-  "vmovups %%zmm0, 0(%[f])\n\t" \
-  "vcvtdq2ps %%zmm1, %%zmm1\n\t" \
-  "vfmadd213ps 64(%[f]), %%zmm25, %%zmm1\n\t" \
-  "vmovups %%zmm1, 64(%[f])\n\t" \
-  "vcvtdq2ps %%zmm2, %%zmm2\n\t" \
-  "vfmadd213ps 128(%[f]), %%zmm26, %%zmm2\n\t" \
-  "vmovups %%zmm2, 128(%[f])\n\t" \
-  "vcvtdq2ps %%zmm3, %%zmm3\n\t" \
-  "vfmadd213ps 192(%[f]), %%zmm27, %%zmm3\n\t" \
-  "vmovups %%zmm3, 192(%[f])\n\t" \
-  "vcvtdq2ps %%zmm4, %%zmm4\n\t" \
-  "vfmadd213ps 256(%[f]), %%zmm24, %%zmm4\n\t" \
-  "vmovups %%zmm4, 256(%[f])\n\t" \
-  "vcvtdq2ps %%zmm5, %%zmm5\n\t" \
-  "vfmadd213ps 320(%[f]), %%zmm25, %%zmm5\n\t" \
-  "vmovups %%zmm5, 320(%[f])\n\t" \
-  "vcvtdq2ps %%zmm6, %%zmm6\n\t" \
-  "vfmadd213ps 384(%[f]), %%zmm26, %%zmm6\n\t" \
-  "vmovups %%zmm6, 384(%[f])\n\t" \
-  "vcvtdq2ps %%zmm7, %%zmm7\n\t" \
-  "vfmadd213ps 448(%[f]), %%zmm27, %%zmm7\n\t" \
-  "vmovups %%zmm7, 448(%[f])\n\t" \
-  "vcvtdq2ps %%zmm8, %%zmm8\n\t" \
-  "vfmadd213ps 512(%[f]), %%zmm24, %%zmm8\n\t" \
-  "vmovups %%zmm8, 512(%[f])\n\t" \
-  "vcvtdq2ps %%zmm9, %%zmm9\n\t" \
-  "vfmadd213ps 576(%[f]), %%zmm25, %%zmm9\n\t" \
-  "vmovups %%zmm9, 576(%[f])\n\t" \
-  "vcvtdq2ps %%zmm10, %%zmm10\n\t" \
-  "vfmadd213ps 640(%[f]), %%zmm26, %%zmm10\n\t" \
-  "vmovups %%zmm10, 640(%[f])\n\t" \
-  "vcvtdq2ps %%zmm11, %%zmm11\n\t" \
-  "vfmadd213ps 704(%[f]), %%zmm27, %%zmm11\n\t" \
-  "vmovups %%zmm11, 704(%[f])\n\t" \
-  "vcvtdq2ps %%zmm12, %%zmm12\n\t" \
-  "vfmadd213ps 768(%[f]), %%zmm24, %%zmm12\n\t" \
-  "vmovups %%zmm12, 768(%[f])\n\t" \
-  "vcvtdq2ps %%zmm13, %%zmm13\n\t" \
-  "vfmadd213ps 832(%[f]), %%zmm25, %%zmm13\n\t" \
-  "vmovups %%zmm13, 832(%[f])\n\t" \
-  "vcvtdq2ps %%zmm14, %%zmm14\n\t" \
-  "vfmadd213ps 896(%[f]), %%zmm26, %%zmm14\n\t" \
-  "vmovups %%zmm14, 896(%[f])\n\t" \
-  "vcvtdq2ps %%zmm15, %%zmm15\n\t" \
-  "vfmadd213ps 960(%[f]), %%zmm27, %%zmm15\n\t" \
-  "vmovups %%zmm15, 960(%[f])\n\t" \
-  "vcvtdq2ps %%zmm16, %%zmm16\n\t" \
-  "vfmadd213ps 1024(%[f]), %%zmm24, %%zmm16\n\t" \
-  "vmovups %%zmm16, 1024(%[f])\n\t" \
-  "vcvtdq2ps %%zmm17, %%zmm17\n\t" \
-  "vfmadd213ps 1088(%[f]), %%zmm25, %%zmm17\n\t" \
-  "vmovups %%zmm17, 1088(%[f])\n\t" \
-  "vcvtdq2ps %%zmm18, %%zmm18\n\t" \
-  "vfmadd213ps 1152(%[f]), %%zmm26, %%zmm18\n\t" \
-  "vmovups %%zmm18, 1152(%[f])\n\t" \
-  "vcvtdq2ps %%zmm19, %%zmm19\n\t" \
-  "vfmadd213ps 1216(%[f]), %%zmm27, %%zmm19\n\t" \
-  "vmovups %%zmm19, 1216(%[f])\n\t"
-#define LOWBIT_LB_ASM_START_6 \
-  "vpbroadcastd 0(%[o]), %%zmm0\n\t" \
-  "vpbroadcastd 0(%[o]), %%zmm1\n\t" \
-  "vpbroadcastd 0(%[o]), %%zmm2\n\t" \
-  "vpbroadcastd 0(%[o]), %%zmm3\n\t" \
-  "vpbroadcastd 4(%[o]), %%zmm4\n\t" \
-  "vpbroadcastd 4(%[o]), %%zmm5\n\t" \
-  "vpbroadcastd 4(%[o]), %%zmm6\n\t" \
-  "vpbroadcastd 4(%[o]), %%zmm7\n\t" \
-  "vpbroadcastd 8(%[o]), %%zmm8\n\t" \
-  "vpbroadcastd 8(%[o]), %%zmm9\n\t" \
-  "vpbroadcastd 8(%[o]), %%zmm10\n\t" \
-  "vpbroadcastd 8(%[o]), %%zmm11\n\t" \
-  "vpbroadcastd 12(%[o]), %%zmm12\n\t" \
-  "vpbroadcastd 12(%[o]), %%zmm13\n\t" \
-  "vpbroadcastd 12(%[o]), %%zmm14\n\t" \
-  "vpbroadcastd 12(%[o]), %%zmm15\n\t" \
-  "vpbroadcastd 16(%[o]), %%zmm16\n\t" \
-  "vpbroadcastd 16(%[o]), %%zmm17\n\t" \
-  "vpbroadcastd 16(%[o]), %%zmm18\n\t" \
-  "vpbroadcastd 16(%[o]), %%zmm19\n\t" \
-  "vpbroadcastd 20(%[o]), %%zmm20\n\t" \
-  "vpbroadcastd 20(%[o]), %%zmm21\n\t" \
-  "vpbroadcastd 20(%[o]), %%zmm22\n\t" \
-  "vpbroadcastd 20(%[o]), %%zmm23\n\t"
-#define LOWBIT_LB_ASM_LOOP_6 \
-  "1:\n\t" \
-  "vmovdqa64 0(%[e]), %%zmm24\n\t" \
-  "vmovdqa64 64(%[e]), %%zmm25\n\t" \
-  "vmovdqa64 128(%[e]), %%zmm26\n\t" \
-  "vmovdqa64 192(%[e]), %%zmm27\n\t" \
-  "vpbroadcastd (%[p0]), %%zmm28\n\t" \
-  "vpdpbusd %%zmm28, %%zmm24, %%zmm0\n\t" \
-  "vpdpbusd %%zmm28, %%zmm25, %%zmm1\n\t" \
-  "vpdpbusd %%zmm28, %%zmm26, %%zmm2\n\t" \
-  "vpdpbusd %%zmm28, %%zmm27, %%zmm3\n\t" \
-  "vpbroadcastd (%[p0],%[lda]), %%zmm28\n\t" \
-  "vpdpbusd %%zmm28, %%zmm24, %%zmm4\n\t" \
-  "vpdpbusd %%zmm28, %%zmm25, %%zmm5\n\t" \
-  "vpdpbusd %%zmm28, %%zmm26, %%zmm6\n\t" \
-  "vpdpbusd %%zmm28, %%zmm27, %%zmm7\n\t" \
-  "vpbroadcastd (%[p0],%[lda],2), %%zmm28\n\t" \
-  "vpdpbusd %%zmm28, %%zmm24, %%zmm8\n\t" \
-  "vpdpbusd %%zmm28, %%zmm25, %%zmm9\n\t" \
-  "vpdpbusd %%zmm28, %%zmm26, %%zmm10\n\t" \
-  "vpdpbusd %%zmm28, %%zmm27, %%zmm11\n\t" \
-  "vpbroadcastd (%[p3]), %%zmm28\n\t" \
-  "vpdpbusd %%zmm28, %%zmm24, %%zmm12\n\t" \
-  "vpdpbusd %%zmm28, %%zmm25, %%zmm13\n\t" \
-  "vpdpbusd %%zmm28, %%zmm26, %%zmm14\n\t" \
-  "vpdpbusd %%zmm28, %%zmm27, %%zmm15\n\t" \
-  "vpbroadcastd (%[p3],%[lda]), %%zmm28\n\t" \
-  "vpdpbusd %%zmm28, %%zmm24, %%zmm16\n\t" \
-  "vpdpbusd %%zmm28, %%zmm25, %%zmm17\n\t" \
-  "vpdpbusd %%zmm28, %%zmm26, %%zmm18\n\t" \
-  "vpdpbusd %%zmm28, %%zmm27, %%zmm19\n\t" \
-  "vpbroadcastd (%[p3],%[lda],2), %%zmm28\n\t" \
-  "vpdpbusd %%zmm28, %%zmm24, %%zmm20\n\t" \
-  "vpdpbusd %%zmm28, %%zmm25, %%zmm21\n\t" \
-  "vpdpbusd %%zmm28, %%zmm26, %%zmm22\n\t" \
-  "vpdpbusd %%zmm28, %%zmm27, %%zmm23\n\t" \
-  "add $256, %[e]\n\t" \
-  "add $4, %[p0]\n\t" \
-  "add $4, %[p3]\n\t" \
-  "dec %[n]\n\t" \
-  "jnz 1b\n\t"
-#define LOWBIT_LB_ASM_SUMS_6 \
-  "vmovdqa64 %%zmm0, 0(%[s])\n\t" \
-  "vmovdqa64 %%zmm1, 64(%[s])\n\t" \
-  "vmovdqa64 %%zmm2, 128(%[s])\n\t" \
-  "vmovdqa64 %%zmm3, 192(%[s])\n\t" \
-  "vmovdqa64 %%zmm4, 256(%[s])\n\t" \
-  "vmovdqa64 %%zmm5, 320(%[s])\n\t" \
-  "vmovdqa64 %%zmm6, 384(%[s])\n\t" \
-  "vmovdqa64 %%zmm7, 448(%[s])\n\t" \
-  "vmovdqa64 %%zmm8, 512(%[s])\n\t" \
-  "vmovdqa64 %%zmm9, 576(%[s])\n\t" \
-  "vmovdqa64 %%zmm10, 640(%[s])\n\t" \
-  "vmovdqa64 %%zmm11, 704(%[s])\n\t" \
-  "vmovdqa64 %%zmm12, 768(%[s])\n\t" \
-  "vmovdqa64 %%zmm13, 832(%[s])\n\t" \
-  "vmovdqa64 %%zmm14, 896(%[s])\n\t" \
-  "vmovdqa64 %%zmm15, 960(%[s])\n\t" \
-  "vmovdqa64 %%zmm16, 1024(%[s])\n\t" \
-  "vmovdqa64 %%zmm17, 1088(%[s])\n\t" \
-  "vmovdqa64 %%zmm18, 1152(%[s])\n\t" \
-  "vmovdqa64 %%zmm19, 1216(%[s])\n\t" \
-  "vmovdqa64 %%zmm20, 1280(%[s])\n\t" \
-  "vmovdqa64 %%zmm21, 1344(%[s])\n\t" \
-  "vmovdqa64 %%zmm22, 1408(%[s])\n\t" \
-  "vmovdqa64 %%zmm23, 1472(%[s])\n\t"
-#define LOWBIT_LB_ASM_FLOAT_6 \
-  "vcvtph2ps 0(%[sc]), %%zmm24\n\t" \
-  "vcvtph2ps 32(%[sc]), %%zmm25\n\t" \
-  "vcvtph2ps 64(%[sc]), %%zmm26\n\t" \
-  "vcvtph2ps 96(%[sc]), %%zmm27\n\t" \
-  "vcvtdq2ps %%zmm0, %%zmm0\n\t" \
-  "vfmadd213ps 0(%[f]), %%zmm24, %%zmm0\n\t" \
-  "vmovups %%zmm0, 0(%[f])\n\t" \
-  "vcvtdq2ps %%zmm1, %%zmm1\n\t" \
-  "vfmadd213ps 64(%[f]), %%zmm25, %%zmm1\n\t" \
-  "vmovups %%zmm1, 64(%[f])\n\t" \
-  "vcvtdq2ps %%zmm2, %%zmm2\n\t" \
-  "vfmadd213ps 128(%[f]), %%zmm26, %%zmm2\n\t" \
-  "vmovups %%zmm2, 128(%[f])\n\t" \
-  "vcvtdq2ps %%zmm3, %%zmm3\n\t" \
-  "vfmadd213ps 192(%[f]), %%zmm27, %%zmm3\n\t" \
-  "vmovups %%zmm3, 192(%[f])\n\t" \
-  "vcvtdq2ps %%zmm4, %%zmm4\n\t" \
-  "vfmadd213ps 256(%[f]), %%zmm24, %%zmm4\n\t" \
-  "vmovups %%zmm4, 256(%[f])\n\t" \
-  "vcvtdq2ps %%zmm5, %%zmm5\n\t" \
-  "vfmadd213ps 320(%[f]), %%zmm25, %%zmm5\n\t" \
-  "vmovups %%zmm5, 320(%[f])\n\t" \
-  "vcvtdq2ps %%zmm6, %%zmm6\n\t" \
-  "vfmadd213ps 384(%[f]), %%zmm26, %%zmm6\n\t" \
-  "vmovups %%zmm6, 384(%[f])\n\t" \
-  "vcvtdq2ps %%zmm7, %%zmm7\n\t" \
-  "vfmadd213ps 448(%[f]), %%zmm27, %%zmm7\n\t" \
-  "vmovups %%zmm7, 448(%[f])\n\t" \
-  "vcvtdq2ps %%zmm8, %%zmm8\n\t" \
-  "vfmadd213ps 512(%[f]), %%zmm24, %%zmm8\n\t" \
-  "vmovups %%zmm8, 512(%[f])\n\t" \
-  "vcvtdq2ps %%zmm9, %%zmm9\n\t" \
-  "vfmadd213ps 576(%[f]), %%zmm25, %%zmm9\n\t" \
-  "vmovups %%zmm9, 576(%[f])\n\t" \
-  "vcvtdq2ps %%zmm10, %%zmm10\n\t" \
-  "vfmadd213ps 640(%[f]), %%zmm26, %%zmm10\n\t" \
-  "vmovups %%zmm10, 640(%[f])\n\t" \
-  "vcvtdq2ps %%zmm11, %%zmm11\n\t" \
-  "vfmadd213ps 704(%[f]), %%zmm27, %%zmm11\n\t" \
-  "vmovups %%zmm11, 704(%[f])\n\t" \
-  "vcvtdq2ps %%zmm12, %%zmm12\n\t" \
-  "vfmadd213ps 768(%[f]), %%zmm24, %%zmm12\n\t" \
-  "vmovups %%zmm12, 768(%[f])\n\t" \
-  "vcvtdq2ps %%zmm13, %%zmm13\n\t" \
-  "vfmadd213ps 832(%[f]), %%zmm25, %%zmm13\n\t" \
-  "vmovups %%zmm13, 832(%[f])\n\t" \
-  "vcvtdq2ps %%zmm14, %%zmm14\n\t" \
-  "vfmadd213ps 896(%[f]), %%zmm26, %%zmm14\n\t" \
-  "vmovups %%zmm14, 896(%[f])\n\t" \
-  "vcvtdq2ps %%zmm15, %%zmm15\n\t" \
-  "vfmadd213ps 960(%[f]), %%zmm27, %%zmm15\n\t" \
-  "vmovups %%zmm15, 960(%[f])\n\t" \
-  "vcvtdq2ps %%zmm16, %%zmm16\n\t" \
-  "vfmadd213ps 1024(%[f]), %%zmm24, %%zmm16\n\t" \
-  "vmovups %%zmm16, 1024(%[f])\n\t" \
-  "vcvtdq2ps %%zmm17, %%zmm17\n\t" \
-  "vfmadd213ps 1088(%[f]), %%zmm25, %%zmm17\n\t" \
-  "vmovups %%zmm17, 1088(%[f])\n\t" \
-  "vcvtdq2ps %%zmm18, %%zmm18\n\t" \
-  "vfmadd213ps 1152(%[f]), %%zmm26, %%zmm18\n\t" \
-  "vmovups %%zmm18, 1152(%[f])\n\t" \
-  "vcvtdq2ps %%zmm19, %%zmm19\n\t" \
-  "vfmadd213ps 1216(%[f]), %%zmm27, %%zmm19\n\t" \
-  "vmovups %%zmm19, 1216(%[f])\n\t" \
-  "vcvtdq2ps %%zmm20, %%zmm20\n\t" \
-  "vfmadd213ps 1280(%[f]), %%zmm24, %%zmm20\n\t" \
-  "vmovups %%zmm20, 1280(%[f])\n\t" \
-  "vcvtdq2ps %%zmm21, %%zmm21\n\t" \
-  "vfmadd213ps 1344(%[f]), %%zmm25, %%zmm21\n\t" \
-  "vmovups %%zmm21, 1344(%[f])\n\t" \
-  "vcvtdq2ps %%zmm22, %%zmm22\n\t" \
-  "vfmadd213ps 1408(%[f]), %%zmm26, %%zmm22\n\t" \
-  "vmovups %%zmm22, 1408(%[f])\n\t" \
-  "vcvtdq2ps %%zmm23, %%zmm23\n\t" \
-  "vfmadd213ps 1472(%[f]), %%zmm27, %%zmm23\n\t" \
-  "vmovups %%zmm23, 1472(%[f])\n\t"
 #define LOWBIT_LB_ASM_CLOBBERS \
   "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "xmm16", "xmm17", "xmm18", "xmm19", "xmm20", "xmm21", "xmm22", "xmm23", "xmm24", "xmm25", "xmm26", "xmm27", "xmm28", "cc", "memory"
 
 // The asm statement of one group for a tile of RR rows: FLOAT (symmetric weights) or SUMS.
 #define LOWBIT_LB_ASM_GROUP(RR, KIND)                                                                 \
-  __asm__ volatile(LOWBIT_LB_ASM_START_##RR LOWBIT_LB_ASM_LOOP_##RR LOWBIT_LB_ASM_##KIND##_##RR      \
+  __asm__ volatile(LOWBIT_LB_ASM_ROWS_##RR(LOWBIT_LB_ASM_START_ROW) LOWBIT_LB_ASM_LOOP(RR)            \
+                   LOWBIT_LB_ASM_##KIND##_HEAD LOWBIT_LB_ASM_ROWS_##RR(LOWBIT_LB_ASM_##KIND##_ROW)    \
                    : [e] "+r"(e), [p0] "+r"(p0), [p3] "+r"(p3), [n] "+r"(n)                          \
                    : [lda] "r"(lda), [o] "r"(start), [sc] "r"(sc), [f] "r"(f), [s] "r"(sums)         \
                    : LOWBIT_LB_ASM_CLOBBERS)
@@ -925,26 +394,25 @@ LOWBIT_LB_TARGET void lowbit_tile(const lowbit_tile_args& t, const std::uint8_t*
 }
 
 #undef LOWBIT_LB_ROW
-#undef LOWBIT_LB_ASM_START_2
-#undef LOWBIT_LB_ASM_LOOP_2
-#undef LOWBIT_LB_ASM_SUMS_2
-#undef LOWBIT_LB_ASM_FLOAT_2
-#undef LOWBIT_LB_ASM_START_3
-#undef LOWBIT_LB_ASM_LOOP_3
-#undef LOWBIT_LB_ASM_SUMS_3
-#undef LOWBIT_LB_ASM_FLOAT_3
-#undef LOWBIT_LB_ASM_START_4
-#undef LOWBIT_LB_ASM_LOOP_4
-#undef LOWBIT_LB_ASM_SUMS_4
-#undef LOWBIT_LB_ASM_FLOAT_4
-#undef LOWBIT_LB_ASM_START_5
-#undef LOWBIT_LB_ASM_LOOP_5
-#undef LOWBIT_LB_ASM_SUMS_5
-#undef LOWBIT_LB_ASM_FLOAT_5
-#undef LOWBIT_LB_ASM_START_6
-#undef LOWBIT_LB_ASM_LOOP_6
-#undef LOWBIT_LB_ASM_SUMS_6
-#undef LOWBIT_LB_ASM_FLOAT_6
+#undef LOWBIT_LB_ASM_ROW0
+#undef LOWBIT_LB_ASM_ROW1
+#undef LOWBIT_LB_ASM_ROW2
+#undef LOWBIT_LB_ASM_ROW3
+#undef LOWBIT_LB_ASM_ROW4
+#undef LOWBIT_LB_ASM_ROW5
+#undef LOWBIT_LB_ASM_ROWS_2
+#undef LOWBIT_LB_ASM_ROWS_3
+#undef LOWBIT_LB_ASM_ROWS_4
+#undef LOWBIT_LB_ASM_ROWS_5
+#undef LOWBIT_LB_ASM_ROWS_6
+#undef LOWBIT_LB_ASM_START_ROW
+#undef LOWBIT_LB_ASM_DOTS_ROW
+#undef LOWBIT_LB_ASM_SUMS_ROW
+#undef LOWBIT_LB_ASM_FLOAT_VECTOR
+#undef LOWBIT_LB_ASM_FLOAT_ROW
+#undef LOWBIT_LB_ASM_SUMS_HEAD
+#undef LOWBIT_LB_ASM_FLOAT_HEAD
+#undef LOWBIT_LB_ASM_LOOP
 #undef LOWBIT_LB_ASM_GROUP
 #undef LOWBIT_LB_ASM_CLOBBERS
 #undef LOWBIT_LB_DOTS
