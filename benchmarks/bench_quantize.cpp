@@ -67,23 +67,31 @@ std::map<index_t, double>& roofline() {
   return gbps;
 }
 
-double measure_roofline(index_t n) {
-  const std::vector<float> x = make_input(n);
-  std::vector<std::int8_t> out(static_cast<std::size_t>(n));
-  const int reps = n <= (256 << 10) ? 2000 : 20;
+/// The median over 7 trials of `bytes` moved per call to fn(r), in GB/s; fn is called reps times
+/// per trial, r counting the calls.
+template <class Fn>
+double median_rate(int reps, double bytes, Fn&& fn) {
   std::vector<double> rates;
   for (int trial = 0; trial < 7; ++trial) {
     const auto t0 = std::chrono::steady_clock::now();
-    for (int r = 0; r < reps; ++r) {
-      narrowing_copy(x.data(), n, out.data());
-      benchmark::DoNotOptimize(out.data());
-      benchmark::ClobberMemory();
-    }
+    for (int r = 0; r < reps; ++r) fn(r);
     const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    rates.push_back(5.0 * static_cast<double>(n) * reps / s / 1e9);
+    rates.push_back(bytes * reps / s / 1e9);
   }
   std::sort(rates.begin(), rates.end());
   return rates[rates.size() / 2];
+}
+
+int roofline_reps(index_t n) { return n <= (256 << 10) ? 2000 : 20; }
+
+double measure_roofline(index_t n) {
+  const std::vector<float> x = make_input(n);
+  std::vector<std::int8_t> out(static_cast<std::size_t>(n));
+  return median_rate(roofline_reps(n), 5.0 * static_cast<double>(n), [&](int) {
+    narrowing_copy(x.data(), n, out.data());
+    benchmark::DoNotOptimize(out.data());
+    benchmark::ClobberMemory();
+  });
 }
 
 void finish(benchmark::State& state, index_t n, double bytes_per_element) {
@@ -147,23 +155,14 @@ std::map<index_t, double>& fill_roofline() {
 
 double measure_fill_roofline(index_t n) {
   lowbit::detail::aligned_vector<float> out(static_cast<std::size_t>(n));
-  const int reps = n <= (256 << 10) ? 2000 : 20;
   // Two fills: libc's memset, and for outputs beyond the caches a loop of non-temporal stores
   // (the kernels stream such outputs; memset may not): the roofline is the faster.
   auto rate = [&](auto fill) {
-    std::vector<double> rates;
-    for (int trial = 0; trial < 7; ++trial) {
-      const auto t0 = std::chrono::steady_clock::now();
-      for (int r = 0; r < reps; ++r) {
-        fill(r);
-        benchmark::DoNotOptimize(out.data());
-        benchmark::ClobberMemory();
-      }
-      const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-      rates.push_back(4.5 * static_cast<double>(n) * reps / s / 1e9);
-    }
-    std::sort(rates.begin(), rates.end());
-    return rates[rates.size() / 2];
+    return median_rate(roofline_reps(n), 4.5 * static_cast<double>(n), [&](int r) {
+      fill(r);
+      benchmark::DoNotOptimize(out.data());
+      benchmark::ClobberMemory();
+    });
   };
   double best = rate([&](int r) { std::memset(out.data(), r & 0x7F, sizeof(float) * out.size()); });
 #if defined(__SSE2__)

@@ -36,13 +36,20 @@ namespace kernels {
 
 namespace scalar {
 
+/// Element i's code: the high nibble of byte i / 2 for even i, the low nibble for odd i.
+inline unsigned float4_code(const std::uint8_t* packed, index_t i) noexcept {
+  const std::uint8_t byte = packed[i / 2];
+  return (i % 2 == 0) ? (byte >> 4) : (byte & 0x0Fu);
+}
+
+/// Element i's value with its block's absmax: the one product every path computes.
+inline float float4_value(const std::uint8_t* packed, index_t i, const float* table, float absmax) noexcept {
+  return table[float4_code(packed, i)] * absmax;
+}
+
 inline void dequantize_float4(const std::uint8_t* packed, index_t n, const float* table, const float* absmax,
                               index_t block, float* out) noexcept {
-  for (index_t i = 0; i < n; ++i) {
-    const std::uint8_t byte = packed[i / 2];
-    const unsigned code = (i % 2 == 0) ? (byte >> 4) : (byte & 0x0Fu);
-    out[i] = table[code] * absmax[i / block];
-  }
+  for (index_t i = 0; i < n; ++i) out[i] = float4_value(packed, i, table, absmax[i / block]);
 }
 
 /// y[m * ldy + n] = sum_k x[m * ldx + k] * (table[code(n, k)] * absmax[(n * K + k) / block]) for
@@ -56,8 +63,7 @@ inline void float4_gemv(const std::uint8_t* packed, const float* absmax, index_t
       float acc = 0.0f;
       for (index_t k = 0; k < K; ++k) {
         const index_t i = n * K + k;
-        const std::uint8_t byte = packed[i / 2];
-        acc += x[m * ldx + k] * (table[(i % 2 == 0) ? (byte >> 4) : (byte & 0x0F)] * absmax[i / block]);
+        acc += x[m * ldx + k] * float4_value(packed, i, table, absmax[i / block]);
       }
       y[m * ldy + n] = acc;
     }
@@ -78,6 +84,17 @@ inline constexpr index_t float4_stream_min = index_t{1} << 22;
 inline bool float4_streams(index_t n, index_t block, const float* out, index_t align) noexcept {
   return n >= float4_stream_min && reinterpret_cast<std::uintptr_t>(out) % static_cast<std::uintptr_t>(align) == 0 &&
          (block * 4) % align == 0;
+}
+
+/// Runs kernel(std::true_type) when the call streams (float4_streams), kernel(std::false_type)
+/// otherwise: one dispatch for the paths' stream / store instantiations.
+template <class Kernel>
+inline void float4_with_streaming(index_t n, index_t block, const float* out, index_t align, Kernel&& kernel) {
+  if (float4_streams(n, block, out, align)) {
+    kernel(std::true_type{});
+  } else {
+    kernel(std::false_type{});
+  }
 }
 
 namespace avx2 {
@@ -109,21 +126,16 @@ LOWBIT_TARGET_AVX2 inline void dequantize_float4_impl(const std::uint8_t* packed
         _mm256_storeu_ps(out + i, value);
       }
     }
-    for (; i < end; ++i) {
-      const std::uint8_t byte = packed[i / 2];
-      out[i] = table[(i % 2 == 0) ? (byte >> 4) : (byte & 0x0F)] * *scale;
-    }
+    for (; i < end; ++i) out[i] = scalar::float4_value(packed, i, table, *scale);
   }
   if constexpr (Stream) _mm_sfence();
 }
 
 LOWBIT_TARGET_AVX2 inline void dequantize_float4(const std::uint8_t* packed, index_t n, const float* table,
                                                  const float* absmax, index_t block, float* out) noexcept {
-  if (float4_streams(n, block, out, 32)) {
-    dequantize_float4_impl<true>(packed, n, table, absmax, block, out);
-  } else {
-    dequantize_float4_impl<false>(packed, n, table, absmax, block, out);
-  }
+  float4_with_streaming(n, block, out, 32, [&](auto stream) {
+    dequantize_float4_impl<decltype(stream)::value>(packed, n, table, absmax, block, out);
+  });
 }
 
 /// scalar::float4_gemv's contract. Eight codes per step: their 4 bytes broadcast to every lane and
@@ -208,21 +220,16 @@ LOWBIT_TARGET_AVX512 inline void dequantize_float4_impl(const std::uint8_t* pack
         _mm512_storeu_ps(out + i + 16, v1);
       }
     }
-    for (; i < end; ++i) {
-      const std::uint8_t byte = packed[i / 2];
-      out[i] = table[(i % 2 == 0) ? (byte >> 4) : (byte & 0x0F)] * *scale;
-    }
+    for (; i < end; ++i) out[i] = scalar::float4_value(packed, i, table, *scale);
   }
   if constexpr (Stream) _mm_sfence();
 }
 
 LOWBIT_TARGET_AVX512 inline void dequantize_float4(const std::uint8_t* packed, index_t n, const float* table,
                                                    const float* absmax, index_t block, float* out) noexcept {
-  if (float4_streams(n, block, out, 64)) {
-    dequantize_float4_impl<true>(packed, n, table, absmax, block, out);
-  } else {
-    dequantize_float4_impl<false>(packed, n, table, absmax, block, out);
-  }
+  float4_with_streaming(n, block, out, 64, [&](auto stream) {
+    dequantize_float4_impl<decltype(stream)::value>(packed, n, table, absmax, block, out);
+  });
 }
 
 // MM input rows (1 .. 4, a template argument so that the accumulators stay in registers) times
@@ -327,10 +334,7 @@ inline void dequantize_float4(const std::uint8_t* packed, index_t n, const float
         vst1q_f32(out + i + 4 * q, vmulq_f32(vreinterpretq_f32_u8(bytes), scale));
       }
     }
-    for (; i < end; ++i) {
-      const std::uint8_t byte = packed[i / 2];
-      out[i] = table[(i % 2 == 0) ? (byte >> 4) : (byte & 0x0F)] * absmax[j];
-    }
+    for (; i < end; ++i) out[i] = scalar::float4_value(packed, i, table, absmax[j]);
   }
 }
 

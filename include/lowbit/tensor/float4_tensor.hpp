@@ -338,10 +338,7 @@ class float4_tensor {
   float offset() const noexcept { return offset_; }
   index_t nested_block() const noexcept { return nested_block_; }
   /// Code of element i.
-  unsigned code(index_t i) const noexcept {
-    const std::uint8_t b = packed_[static_cast<std::size_t>(i / 2)];
-    return i % 2 == 0 ? (b >> 4) : (b & 0x0Fu);
-  }
+  unsigned code(index_t i) const noexcept { return kernels::scalar::float4_code(packed_.data(), i); }
 
   /// Bytes of the payload: packed codes and the block scales (and the nested scales and offset).
   index_t bytes() const noexcept {
