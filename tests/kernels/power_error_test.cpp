@@ -3,6 +3,7 @@
 // lowbit_kernels_emulated_tests (AVX2 and AVX-512 on SIMDe).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -90,6 +91,106 @@ TEST_P(power_error, every_path_matches_the_scalar_reference_which_matches_std_po
   lowbit_test::rng g(31);
   check<lowbit::reciprocal_multiply>(GetParam(), g);
   check<lowbit::true_divide>(GetParam(), g);
+}
+
+// The candidates of a weight search over x (int4 symmetric, p = 1 - i / 100, i < count).
+template <class Rounding>
+std::vector<k::power_candidate> shrinking(const std::vector<float>& x, index_t count) {
+  float m = 0;
+  for (float v : x) m = std::max(m, std::fabs(v));
+  std::vector<k::power_candidate> c;
+  for (index_t i = 0; i < count; ++i) {
+    const float scale = std::max((1.0f - static_cast<float>(i) / 100.0f) * m / 7.0f, 1e-30f);
+    c.push_back({Rounding::factor(scale), scale, -8.0f, 7.0f});
+  }
+  return c;
+}
+
+// A bounded sum below its limit is the whole sum; at or above it, it is at most the whole sum,
+// which is then at or above the limit too.
+template <class Rounding>
+void check_bounded(kernel_path path, lowbit_test::rng& g) {
+  SCOPED_TRACE(Rounding::name);
+  int stopped_early = 0;
+  for (index_t n : {1, 31, 32, 33, 64, 100, 255, 256, 257, 600, 4099}) {
+    const std::vector<float> x = values(g, n, 1.0f);
+    const std::vector<k::power_candidate> c = shrinking<Rounding>(x, 40);
+    std::vector<double> whole(c.size());
+    k::power_errors<Rounding>(kernel_path::scalar, x.data(), n, c.data(), static_cast<index_t>(c.size()), 0.5f, 2.4f,
+                              whole.data());
+    for (std::size_t j = 0; j < c.size(); ++j) {
+      for (double fraction : {0.0, 0.1, 0.5, 0.9, 1.0, 1.1}) {
+        const double limit = fraction * whole[j];
+        const double got = lowbit::dispatch(path, [&](auto tag) {
+          return k::bounded_power_error<Rounding>(tag, x.data(), n, c[j], 0.5f, 2.4f, limit);
+        });
+        if (got < limit) {
+          ASSERT_EQ(got, whole[j]) << "n " << n << " candidate " << j << " limit " << limit;
+        } else {
+          ASSERT_LE(got, whole[j]) << "n " << n << " candidate " << j << " limit " << limit;
+          stopped_early += got < whole[j];
+        }
+        if (whole[j] < limit) {
+          ASSERT_EQ(got, whole[j]);
+        }
+      }
+    }
+  }
+  EXPECT_GT(stopped_early, 0);  // partial sums were returned, not only whole ones
+}
+
+// least_power_error finds the first minimum of power_errors' sums, whatever the candidates.
+template <class Rounding>
+void check_least(kernel_path path, lowbit_test::rng& g) {
+  SCOPED_TRACE(Rounding::name);
+  auto first_minimum = [&](const std::vector<float>& x, const std::vector<k::power_candidate>& c, float norm) {
+    std::vector<double> err(c.size());
+    k::power_errors<Rounding>(kernel_path::scalar, x.data(), static_cast<index_t>(x.size()), c.data(),
+                              static_cast<index_t>(c.size()), 0.5f, norm, err.data());
+    return static_cast<index_t>(std::min_element(err.begin(), err.end()) - err.begin());
+  };
+  int differ_from_zero = 0;
+  for (index_t n : {0, 1, 7, 131, 1000}) {
+    for (float norm : {2.4f, 1.0f}) {
+      std::vector<float> x = values(g, n, 1.0f);
+      std::vector<k::power_candidate> c = shrinking<Rounding>(x, 80);
+      auto least = [&] {
+        return k::least_power_error<Rounding>(path, x.data(), n, c.data(), static_cast<index_t>(c.size()), 0.5f, norm);
+      };
+      const index_t want = first_minimum(x, c, norm);
+      differ_from_zero += want != 0;
+      ASSERT_EQ(least(), want) << "n " << n << " norm " << norm;
+      // Reversed: the best candidate sits elsewhere in the order.
+      std::reverse(c.begin(), c.end());
+      ASSERT_EQ(least(), first_minimum(x, c, norm)) << "reversed, n " << n;
+      // Ties: every candidate twice in a row, and the same candidate everywhere.
+      std::vector<k::power_candidate> twice;
+      for (const auto& one : c) twice.insert(twice.end(), {one, one});
+      c = twice;
+      const index_t tied = first_minimum(x, c, norm);
+      ASSERT_EQ(tied % 2, 0);
+      ASSERT_EQ(least(), tied) << "pairs, n " << n;
+      c.assign(13, c[static_cast<std::size_t>(tied)]);
+      ASSERT_EQ(least(), 0) << "all equal, n " << n;
+      // Values all on the grid of one candidate: its sum is 0.
+      x.assign(static_cast<std::size_t>(n), 0.0f);
+      c = shrinking<Rounding>(x, 30);
+      ASSERT_EQ(least(), 0);
+    }
+  }
+  EXPECT_GT(differ_from_zero, 0);  // the searches above are not all won by the first candidate
+}
+
+TEST_P(power_error, a_bounded_sum_is_exact_below_its_limit_and_a_lower_bound_above) {
+  lowbit_test::rng g(32);
+  check_bounded<lowbit::reciprocal_multiply>(GetParam(), g);
+  check_bounded<lowbit::true_divide>(GetParam(), g);
+}
+
+TEST_P(power_error, the_least_sum_is_the_first_minimum_of_all_sums) {
+  lowbit_test::rng g(33);
+  check_least<lowbit::reciprocal_multiply>(GetParam(), g);
+  check_least<lowbit::true_divide>(GetParam(), g);
 }
 
 LOWBIT_INSTANTIATE_FOR_PATHS(power_error);

@@ -93,10 +93,9 @@ struct weight_search {
         candidates[static_cast<std::size_t>(i)] = {Rounding::factor(scale), scale, static_cast<float>(Format::qmin - zp),
                                                    static_cast<float>(Format::qmax - zp)};
       }
-      std::vector<double> err(static_cast<std::size_t>(steps));
-      kernels::power_errors<Rounding>(ctx.path, x, n, candidates.data(), steps, ref, norm, err.data());
       // The first of the least errors, as a loop over the candidates in order keeps it.
-      const auto best = static_cast<std::size_t>(std::min_element(err.begin(), err.end()) - err.begin());
+      const auto best = static_cast<std::size_t>(
+          kernels::least_power_error<Rounding>(ctx.path, x, n, candidates.data(), steps, ref, norm));
       out.min[static_cast<std::size_t>(s)] = shrink[best] * xmin;
       out.max[static_cast<std::size_t>(s)] = shrink[best] * xmax;
     });

@@ -26,12 +26,18 @@
 // Terms go to 16 float lanes (element i to lane i % 16); every 256 elements each lane is added to
 // its double, and the 16 doubles are summed as a tree at the end (sum_lanes). Values never reach NaN or
 // Inf here: callers pass finite x (observers drop the rest) and norm in (0, 32].
+//
+// The search itself (least_power_error) needs only the first candidate of least sum, not every
+// sum: a bounded sum stops once its partial sum (the same lanes and tree over the terms so far)
+// shows the candidate cannot win. Terms are >= 0 and rounding is monotonic, so a partial sum never
+// exceeds the whole sum and the choice is exactly power_errors' first minimum.
 #pragma once
 
 #include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <vector>
 
 #include "lowbit/config.hpp"
 #include "lowbit/kernels/x86.hpp"
@@ -52,11 +58,24 @@ inline constexpr float lg0 = 1.44269502f, lg1 = -0.721347332f, lg2 = 0.480910599
 inline constexpr float ex1 = 0.693147181f, ex2 = 0.240226507f, ex3 = 0.0555041087f, ex4 = 0.00961812911f,
                        ex5 = 0.00133335581f, ex6 = 0.000154035304f, ex7 = 1.52527338e-05f;
 
+// A bounded sum compares its partial sum with the limit after every `check` values of a short
+// slot and every 4 * check of a long one (the comparison costs about a vector's terms).
+inline constexpr index_t check = 32;
+/// The mask m such that the comparison runs where (values done) & m == 0.
+inline constexpr index_t check_mask(index_t n) noexcept { return (n <= 16 * check ? check : 4 * check) - 1; }
+
 /// The 16 lanes' doubles summed as a tree: lane[i] += lane[i + h] for h = 8, 4, 2, 1.
 inline double sum_lanes(double* lane) noexcept {
   for (index_t h = lanes / 2; h >= 1; h /= 2)
     for (index_t i = 0; i < h; ++i) lane[i] += lane[i + h];
   return lane[0];
+}
+
+/// sum_lanes of a copy (the lanes stay as they are).
+inline double sum_lanes_copy(const double* lane) noexcept {
+  double copy[lanes];
+  for (index_t l = 0; l < lanes; ++l) copy[l] = lane[l];
+  return sum_lanes(copy);
 }
 
 }  // namespace power_error_detail
@@ -115,9 +134,13 @@ inline void add_power_error(float x, float factor, float scale, float lo, float 
   acc = std::fma(q, pow2k, acc);
 }
 
-template <class Rounding>
-double power_error(const float* x, index_t n, float factor, float scale, float lo, float hi, float ref,
-                   float norm) noexcept {
+/// The sum for one candidate; with Bounded, the sum stops early once a partial sum (the same
+/// lanes and tree with the terms so far) reaches limit, and that partial sum is returned: it is at
+/// most the whole sum (every term is >= 0 and rounding is monotonic), so a result >= limit means
+/// the whole sum is >= limit too. A result below limit is always the whole sum.
+template <class Rounding, bool Bounded = false>
+double power_error(const float* x, index_t n, float factor, float scale, float lo, float hi, float ref, float norm,
+                   double limit = 0.0) noexcept {
   namespace d = power_error_detail;
   double dacc[d::lanes] = {};
   float facc[d::lanes] = {};
@@ -128,6 +151,12 @@ double power_error(const float* x, index_t n, float factor, float scale, float l
         dacc[l] += static_cast<double>(facc[l]);
         facc[l] = 0.0f;
       }
+      if (Bounded && i + 1 < n && d::sum_lanes_copy(dacc) >= limit) return d::sum_lanes(dacc);
+    } else if (Bounded && ((i + 1) & d::check_mask(n)) == 0) {
+      double partial[d::lanes];
+      for (index_t l = 0; l < d::lanes; ++l) partial[l] = dacc[l] + static_cast<double>(facc[l]);
+      const double sum = d::sum_lanes(partial);
+      if (sum >= limit) return sum;
     }
   }
   return d::sum_lanes(dacc);
@@ -187,10 +216,30 @@ LOWBIT_TARGET_AVX2 LOWBIT_ALWAYS_INLINE __m256 power_error8(__m256 x, __m256 acc
   return _mm256_fmadd_ps(q, pow2k, acc);
 }
 
-template <class Rounding>
+/// sum_lanes of lanes 0-3, 4-7, 8-11, 12-15 in d0 .. d3, the same tree in registers.
+LOWBIT_TARGET_AVX2 LOWBIT_ALWAYS_INLINE double sum_lanes(__m256d d0, __m256d d1, __m256d d2, __m256d d3) noexcept {
+  const __m256d t = _mm256_add_pd(_mm256_add_pd(d0, d2), _mm256_add_pd(d1, d3));    // h = 8, then h = 4
+  const __m128d u = _mm_add_pd(_mm256_castpd256_pd128(t), _mm256_extractf128_pd(t, 1));  // h = 2
+  return _mm_cvtsd_f64(_mm_add_sd(u, _mm_unpackhi_pd(u, u)));                        // h = 1
+}
+
+/// The partial sum of a bounded sum: the doubles plus the chunk's float lanes so far.
+LOWBIT_TARGET_AVX2 LOWBIT_ALWAYS_INLINE double partial_sum(__m256d d0, __m256d d1, __m256d d2, __m256d d3, __m256 a0,
+                                                           __m256 a1) noexcept {
+  return sum_lanes(_mm256_add_pd(d0, _mm256_cvtps_pd(_mm256_castps256_ps128(a0))),
+                   _mm256_add_pd(d1, _mm256_cvtps_pd(_mm256_extractf128_ps(a0, 1))),
+                   _mm256_add_pd(d2, _mm256_cvtps_pd(_mm256_castps256_ps128(a1))),
+                   _mm256_add_pd(d3, _mm256_cvtps_pd(_mm256_extractf128_ps(a1, 1))));
+}
+
+/// scalar::power_error's contract (Bounded: the partial sum is compared as check_mask says).
+template <class Rounding, bool Bounded = false>
 LOWBIT_TARGET_AVX2 LOWBIT_ALWAYS_INLINE double power_error(const float* x, index_t n, float factor, float scale,
-                                                           float lo, float hi, float ref, float norm) noexcept {
+                                                           float lo, float hi, float ref, float norm,
+                                                           double limit = 0.0) noexcept {
   namespace d = power_error_detail;
+  static_assert(d::check == 2 * d::lanes, "at most one comparison per step of the main loop");
+  const index_t every = d::check_mask(n);
   const __m256 vf = _mm256_set1_ps(factor), vs = _mm256_set1_ps(scale), vlo = _mm256_set1_ps(lo);
   const __m256 vhi = _mm256_set1_ps(hi), vref = _mm256_set1_ps(ref), vnorm = _mm256_set1_ps(norm);
   __m256d d0 = _mm256_setzero_pd(), d1 = d0, d2 = d0, d3 = d0;  // lanes 0-3, 4-7, 8-11, 12-15
@@ -205,6 +254,12 @@ LOWBIT_TARGET_AVX2 LOWBIT_ALWAYS_INLINE double power_error(const float* x, index
       a1 = power_error8<Rounding>(x1, a1, vf, vs, vlo, vhi, vref, vnorm);
       a0 = power_error8<Rounding>(x2, a0, vf, vs, vlo, vhi, vref, vnorm);
       a1 = power_error8<Rounding>(x3, a1, vf, vs, vlo, vhi, vref, vnorm);
+      if constexpr (Bounded) {
+        if (i + 2 * d::lanes < n && ((i + 2 * d::lanes) & every) == 0) {
+          const double partial = partial_sum(d0, d1, d2, d3, a0, a1);
+          if (partial >= limit) return partial;
+        }
+      }
     }
     for (; i < end; i += d::lanes) {
       __m256 x0, x1;
@@ -225,12 +280,7 @@ LOWBIT_TARGET_AVX2 LOWBIT_ALWAYS_INLINE double power_error(const float* x, index
     d2 = _mm256_add_pd(d2, _mm256_cvtps_pd(_mm256_castps256_ps128(a1)));
     d3 = _mm256_add_pd(d3, _mm256_cvtps_pd(_mm256_extractf128_ps(a1, 1)));
   }
-  alignas(32) double lane[d::lanes];
-  _mm256_store_pd(lane, d0);
-  _mm256_store_pd(lane + 4, d1);
-  _mm256_store_pd(lane + 8, d2);
-  _mm256_store_pd(lane + 12, d3);
-  return d::sum_lanes(lane);
+  return sum_lanes(d0, d1, d2, d3);
 }
 
 template <class Rounding>
@@ -288,10 +338,29 @@ LOWBIT_TARGET_AVX512 LOWBIT_ALWAYS_INLINE void power_error16(__m512 xv, __m512 v
       keep, _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(k), _mm512_set1_epi32(127)), 23)));
 }
 
-template <class Rounding>
+/// sum_lanes of lanes 0-7 and 8-15 in lo and hi, the same tree in registers.
+LOWBIT_TARGET_AVX512 LOWBIT_ALWAYS_INLINE double sum_lanes(__m512d lo, __m512d hi) noexcept {
+  const __m512d t = _mm512_add_pd(lo, hi);                                                   // h = 8
+  const __m256d u = _mm256_add_pd(_mm512_castpd512_pd256(t), _mm512_extractf64x4_pd(t, 1));  // h = 4
+  const __m128d w = _mm_add_pd(_mm256_castpd256_pd128(u), _mm256_extractf128_pd(u, 1));      // h = 2
+  return _mm_cvtsd_f64(_mm_add_sd(w, _mm_unpackhi_pd(w, w)));                              // h = 1
+}
+
+LOWBIT_TARGET_AVX512 LOWBIT_ALWAYS_INLINE __m512d low_doubles(__m512 acc) noexcept {
+  return _mm512_cvtps_pd(_mm512_castps512_ps256(acc));
+}
+LOWBIT_TARGET_AVX512 LOWBIT_ALWAYS_INLINE __m512d high_doubles(__m512 acc) noexcept {
+  return _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(acc), 1)));
+}
+
+/// scalar::power_error's contract (Bounded: the partial sum is compared as check_mask says).
+template <class Rounding, bool Bounded = false>
 LOWBIT_TARGET_AVX512 LOWBIT_ALWAYS_INLINE double power_error(const float* x, index_t n, float factor, float scale,
-                                                             float lo, float hi, float ref, float norm) noexcept {
+                                                             float lo, float hi, float ref, float norm,
+                                                             double limit = 0.0) noexcept {
   namespace d = power_error_detail;
+  static_assert(d::check == 2 * d::lanes, "at most one comparison per two vectors of the main loop");
+  const index_t every = d::check_mask(n);
   const __m512 vf = _mm512_set1_ps(factor), vs = _mm512_set1_ps(scale), vlo = _mm512_set1_ps(lo);
   const __m512 vhi = _mm512_set1_ps(hi), vref = _mm512_set1_ps(ref), vnorm = _mm512_set1_ps(norm);
   __m512d dlo = _mm512_setzero_pd(), dhi = dlo;  // lanes 0-7, 8-15
@@ -308,8 +377,20 @@ LOWBIT_TARGET_AVX512 LOWBIT_ALWAYS_INLINE double power_error(const float* x, ind
       power_error16<Rounding>(_mm512_loadu_ps(x + i + 48), vf, vs, vlo, vhi, vref, vnorm, q3, p3);
       acc = _mm512_fmadd_ps(q0, p0, acc);
       acc = _mm512_fmadd_ps(q1, p1, acc);
+      if constexpr (Bounded) {
+        if (i + 2 * d::lanes < n && ((i + 2 * d::lanes) & every) == 0) {
+          const double partial = sum_lanes(_mm512_add_pd(dlo, low_doubles(acc)), _mm512_add_pd(dhi, high_doubles(acc)));
+          if (partial >= limit) return partial;
+        }
+      }
       acc = _mm512_fmadd_ps(q2, p2, acc);
       acc = _mm512_fmadd_ps(q3, p3, acc);
+      if constexpr (Bounded) {
+        if (i + 4 * d::lanes < n && ((i + 4 * d::lanes) & every) == 0) {
+          const double partial = sum_lanes(_mm512_add_pd(dlo, low_doubles(acc)), _mm512_add_pd(dhi, high_doubles(acc)));
+          if (partial >= limit) return partial;
+        }
+      }
     }
     for (; i < end; i += d::lanes) {
       const __mmask16 live = end - i >= d::lanes ? __mmask16(0xFFFF) : __mmask16((1u << (end - i)) - 1u);
@@ -317,13 +398,10 @@ LOWBIT_TARGET_AVX512 LOWBIT_ALWAYS_INLINE double power_error(const float* x, ind
       power_error16<Rounding>(_mm512_maskz_loadu_ps(live, x + i), vf, vs, vlo, vhi, vref, vnorm, q, p);
       acc = _mm512_fmadd_ps(q, p, acc);
     }
-    dlo = _mm512_add_pd(dlo, _mm512_cvtps_pd(_mm512_castps512_ps256(acc)));
-    dhi = _mm512_add_pd(dhi, _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(acc), 1))));
+    dlo = _mm512_add_pd(dlo, low_doubles(acc));
+    dhi = _mm512_add_pd(dhi, high_doubles(acc));
   }
-  alignas(64) double lane[d::lanes];
-  _mm512_store_pd(lane, dlo);
-  _mm512_store_pd(lane + 8, dhi);
-  return d::sum_lanes(lane);
+  return sum_lanes(dlo, dhi);
 }
 
 template <class Rounding>
@@ -362,6 +440,65 @@ template <class Rounding>
 void power_errors(kernel_path p, const float* x, index_t n, const power_candidate* c, index_t count, float ref,
                   float norm, double* out) noexcept {
   dispatch(p, [&](auto tag) { power_errors<Rounding>(tag, x, n, c, count, ref, norm, out); });
+}
+
+/// Candidate c's sum, or (once a partial sum reaches limit) a partial sum >= limit: see
+/// scalar::power_error's Bounded form. Below limit, the result is the whole sum.
+template <class Rounding>
+double bounded_power_error(paths::scalar, const float* x, index_t n, const power_candidate& c, float ref, float norm,
+                           double limit) noexcept {
+  return scalar::power_error<Rounding, true>(x, n, c.factor, c.scale, c.lo, c.hi, ref, norm, limit);
+}
+#if LOWBIT_HAVE_X86_PATHS
+template <class Rounding>
+LOWBIT_TARGET_AVX2 double bounded_power_error(paths::avx2, const float* x, index_t n, const power_candidate& c, float ref,
+                                              float norm, double limit) noexcept {
+  return avx2::power_error<Rounding, true>(x, n, c.factor, c.scale, c.lo, c.hi, ref, norm, limit);
+}
+LOWBIT_AVX512_DIAGNOSTICS_BEGIN
+template <class Rounding>
+LOWBIT_TARGET_AVX512 double bounded_power_error(paths::avx512, const float* x, index_t n, const power_candidate& c,
+                                                float ref, float norm, double limit) noexcept {
+  return avx512::power_error<Rounding, true>(x, n, c.factor, c.scale, c.lo, c.hi, ref, norm, limit);
+}
+LOWBIT_AVX512_DIAGNOSTICS_END
+#endif
+
+/// The index of the candidate with the least sum (the first of equal least sums): the same index
+/// as the first minimum of power_errors' out, found with less work. Each candidate's sum stops as
+/// soon as a partial sum shows it cannot win: sums only grow as terms are added (every term is
+/// >= 0, and float and double rounding are monotonic), so a partial sum above the best so far (or
+/// equal to it, for a candidate after the best one) settles it. The candidates are visited every
+/// 8th first, then by distance from the best of those, so a good bound is known early; the order
+/// changes the work, not the result. count >= 1.
+template <class Rounding>
+index_t least_power_error(kernel_path p, const float* x, index_t n, const power_candidate* c, index_t count, float ref,
+                          float norm) {
+  return dispatch(p, [&](auto tag) {
+    constexpr double inf = std::numeric_limits<double>::infinity();
+    index_t best = -1;
+    double least = inf;
+    std::vector<char> seen(static_cast<std::size_t>(count), 0);
+    auto visit = [&](index_t j) {
+      if (j < 0 || j >= count || seen[static_cast<std::size_t>(j)]) return;
+      seen[static_cast<std::size_t>(j)] = 1;
+      // A later candidate must be below the least sum; an earlier one wins a tie.
+      const double limit = best < 0 ? inf : (j > best ? least : std::nextafter(least, inf));
+      const double sum = bounded_power_error<Rounding>(tag, x, n, c[j], ref, norm, limit);
+      if (sum < limit) {
+        best = j;
+        least = sum;
+      }
+    };
+    constexpr index_t stride = 8;
+    for (index_t j = 0; j < count; j += stride) visit(j);
+    const index_t centre = best;
+    for (index_t dist = 1; dist < count; ++dist) {
+      visit(centre - dist);
+      visit(centre + dist);
+    }
+    return best;
+  });
 }
 
 }  // namespace kernels
