@@ -162,7 +162,7 @@ BENCHMARK(bm_cal_l2)->Unit(benchmark::kMillisecond);
 // Arguments: kernel path (lowbit::kernel_path's value), group size (4096: per channel).
 BENCHMARK(bm_weight_search)
     ->ArgsProduct({{static_cast<int>(lowbit::kernel_path::scalar), static_cast<int>(lowbit::kernel_path::avx2),
-                    static_cast<int>(lowbit::kernel_path::avx512)},
+                    static_cast<int>(lowbit::kernel_path::avx512), static_cast<int>(lowbit::kernel_path::neondot)},
                    {128, 4096}})
     ->Unit(benchmark::kMillisecond);
 BENCHMARK(bm_weight_search_std_pow)->Arg(128)->Arg(4096)->Unit(benchmark::kMillisecond)->Iterations(1);

@@ -137,6 +137,21 @@ void check_bounded(kernel_path path, lowbit_test::rng& g) {
     }
   }
   EXPECT_GT(stopped_early, 0);  // partial sums were returned, not only whole ones
+  // Values that end in zeros: the last partial sums equal the whole sum, which must then come back
+  // unchanged at a limit equal to it (a partial sum formed in another order could exceed it).
+  for (index_t n : {96, 300, 1024, 5000}) {
+    std::vector<float> x = values(g, n, 1.0f);
+    std::fill(x.begin() + n / 3, x.end(), 0.0f);
+    const std::vector<k::power_candidate> c = shrinking<Rounding>(x, 10);
+    std::vector<double> whole(c.size());
+    k::power_errors<Rounding>(kernel_path::scalar, x.data(), n, c.data(), 10, 0.5f, 2.4f, whole.data());
+    for (std::size_t j = 0; j < c.size(); ++j) {
+      const double got = lowbit::dispatch(path, [&](auto tag) {
+        return k::bounded_power_error<Rounding>(tag, x.data(), n, c[j], 0.5f, 2.4f, whole[j]);
+      });
+      ASSERT_EQ(got, whole[j]) << "n " << n << " candidate " << j;
+    }
+  }
 }
 
 // least_power_error finds the first minimum of power_errors' sums, whatever the candidates.
@@ -170,7 +185,8 @@ void check_least(kernel_path path, lowbit_test::rng& g) {
       const index_t tied = first_minimum(x, c, norm);
       ASSERT_EQ(tied % 2, 0);
       ASSERT_EQ(least(), tied) << "pairs, n " << n;
-      c.assign(13, c[static_cast<std::size_t>(tied)]);
+      const k::power_candidate one = c[static_cast<std::size_t>(tied)];
+      c.assign(13, one);
       ASSERT_EQ(least(), 0) << "all equal, n " << n;
       // Values all on the grid of one candidate: its sum is 0.
       x.assign(static_cast<std::size_t>(n), 0.0f);
@@ -179,6 +195,24 @@ void check_least(kernel_path path, lowbit_test::rng& g) {
     }
   }
   EXPECT_GT(differ_from_zero, 0);  // the searches above are not all won by the first candidate
+  // A tie before the best of the every-8th pass: candidates 7 and 8 are equal and the least, the
+  // pass visits 8 first, so 7 must win on the tie (the bound for earlier candidates).
+  const std::vector<float> x = values(g, 300, 1.0f);
+  const std::vector<k::power_candidate> grid = shrinking<Rounding>(x, 80);
+  std::vector<double> err(grid.size());
+  k::power_errors<Rounding>(kernel_path::scalar, x.data(), 300, grid.data(), 80, 0.5f, 2.4f, err.data());
+  const auto best = static_cast<std::size_t>(std::min_element(err.begin(), err.end()) - err.begin());
+  // The others: the grid's 14 largest sums, all above the least.
+  std::vector<std::size_t> order(grid.size());
+  for (std::size_t j = 0; j < order.size(); ++j) order[j] = j;
+  std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return err[a] > err[b]; });
+  std::vector<k::power_candidate> c;
+  for (std::size_t j = 0; j < 14; ++j) {
+    ASSERT_GT(err[order[j]], err[best]);
+    c.push_back(grid[order[j]]);
+  }
+  c.insert(c.begin() + 7, {grid[best], grid[best]});
+  ASSERT_EQ(k::least_power_error<Rounding>(path, x.data(), 300, c.data(), 16, 0.5f, 2.4f), 7);
 }
 
 TEST_P(power_error, a_bounded_sum_is_exact_below_its_limit_and_a_lower_bound_above) {

@@ -13,8 +13,9 @@
 // chosen candidate's error is then within 1e-5 of the best (tested).
 //
 // Per group: a per_group quantizer's observer keeps each group (a short last group included) as
-// its own slot, so the search is per group with no reshaping. The per-slot cost is
-// grid * max_shrink passes over the slot's values (80 by default).
+// its own slot, so the search is per group with no reshaping. The per-slot cost is at most
+// grid * max_shrink passes over the slot's values (80 by default): a candidate's pass stops once
+// its partial error shows it cannot win (kernels::least_power_error; the choice is the same).
 //
 // It reads the values a tensor_observer kept; for one weight tensor, calibrate() makes the observer:
 //

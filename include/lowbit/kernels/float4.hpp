@@ -87,7 +87,8 @@ inline bool float4_streams(index_t n, index_t block, const float* out, index_t a
 }
 
 /// Runs kernel(std::true_type) when the call streams (float4_streams), kernel(std::false_type)
-/// otherwise: one dispatch for the paths' stream / store instantiations.
+/// otherwise: one dispatch for the paths' stream / store instantiations. The kernels' lambdas carry
+/// no target attribute, so the target functions they call must not be always_inline.
 template <class Kernel>
 inline void float4_with_streaming(index_t n, index_t block, const float* out, index_t align, Kernel&& kernel) {
   if (float4_streams(n, block, out, align)) {

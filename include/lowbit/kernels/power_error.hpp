@@ -13,9 +13,10 @@
 // [sqrt(1/2), sqrt(2))) from a degree-8 polynomial fitted to log2(1 + u) / u (least squares on
 // Chebyshev nodes, absolute error below 6e-8) and exp2 from the degree-7 Taylor polynomial on
 // [-1/2, 1/2]: relative error about 1e-7, the float rounding of the result. No division, so the
-// vector paths are bound by their multiply-add throughput. Every path computes exactly the same float operations in the
-// same order, every multiply-add as an explicit fused multiply-add (std::fma in the scalar
-// reference), so all paths return bit-identical sums:
+// vector paths (AVX2, AVX-512, NEON; simd runs the scalar loop) are bound by their multiply-add
+// throughput. Every path computes exactly the same float operations in the same order, every
+// multiply-add as an explicit fused multiply-add (std::fma in the scalar reference), so all paths
+// return bit-identical sums:
 //
 //   a    = |fma(r, scale, -x)|                      v = a * ref (exact: ref is a power of two)
 //   e, m = exponent and mantissa of v, m in [1, 2); if m > sqrt(2): m *= 1/2, e += 1
@@ -33,6 +34,7 @@
 // exceeds the whole sum and the choice is exactly power_errors' first minimum.
 #pragma once
 
+#include <cassert>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -42,6 +44,10 @@
 #include "lowbit/config.hpp"
 #include "lowbit/kernels/x86.hpp"
 #include "lowbit/runtime/path.hpp"
+
+#if LOWBIT_HAVE_NEONDOT_PATH
+#include <arm_neon.h>
+#endif
 
 LOWBIT_NAMESPACE_BEGIN
 namespace kernels {
@@ -151,7 +157,10 @@ double power_error(const float* x, index_t n, float factor, float scale, float l
         dacc[l] += static_cast<double>(facc[l]);
         facc[l] = 0.0f;
       }
-      if (Bounded && i + 1 < n && d::sum_lanes_copy(dacc) >= limit) return d::sum_lanes(dacc);
+      if (Bounded && i + 1 < n) {
+        const double sum = d::sum_lanes_copy(dacc);
+        if (sum >= limit) return sum;
+      }
     } else if (Bounded && ((i + 1) & d::check_mask(n)) == 0) {
       double partial[d::lanes];
       for (index_t l = 0; l < d::lanes; ++l) partial[l] = dacc[l] + static_cast<double>(facc[l]);
@@ -416,6 +425,115 @@ LOWBIT_AVX512_DIAGNOSTICS_END
 
 #endif  // LOWBIT_HAVE_X86_PATHS
 
+#if LOWBIT_HAVE_NEONDOT_PATH
+
+namespace neondot {
+
+/// x's 4 terms added to acc: scalar::add_power_error's operations, lane by lane (vfmaq_f32 is a
+/// fused multiply-add, vrndnq_f32 rounds to nearest even as nearbyint does).
+template <class Rounding>
+inline float32x4_t power_error4(float32x4_t x, float32x4_t acc, float32x4_t factor, float32x4_t scale, float32x4_t lo,
+                                float32x4_t hi, float32x4_t ref, float32x4_t norm) noexcept {
+  namespace d = power_error_detail;
+  const float32x4_t one = vdupq_n_f32(1.0f);
+  float32x4_t r = Rounding::divides ? vdivq_f32(x, factor) : vmulq_f32(x, factor);
+  r = vrndnq_f32(vminq_f32(vmaxq_f32(r, lo), hi));
+  const float32x4_t v = vmulq_f32(vabsq_f32(vfmaq_f32(vnegq_f32(x), r, scale)), ref);
+  const uint32x4_t bits = vreinterpretq_u32_f32(v);
+  int32x4_t e = vsubq_s32(vreinterpretq_s32_u32(vshrq_n_u32(bits, 23)), vdupq_n_s32(127));
+  float32x4_t m = vreinterpretq_f32_u32(vorrq_u32(vandq_u32(bits, vdupq_n_u32(0x007FFFFFu)), vdupq_n_u32(0x3F800000u)));
+  const uint32x4_t big = vcgtq_f32(m, vdupq_n_f32(d::sqrt2));
+  m = vbslq_f32(big, vmulq_f32(m, vdupq_n_f32(0.5f)), m);
+  e = vsubq_s32(e, vreinterpretq_s32_u32(big));  // big lanes are -1 as integers
+  const float32x4_t u = vsubq_f32(m, one);
+  float32x4_t p = vfmaq_f32(vdupq_n_f32(d::lg7), vdupq_n_f32(d::lg8), u);
+  p = vfmaq_f32(vdupq_n_f32(d::lg6), p, u);
+  p = vfmaq_f32(vdupq_n_f32(d::lg5), p, u);
+  p = vfmaq_f32(vdupq_n_f32(d::lg4), p, u);
+  p = vfmaq_f32(vdupq_n_f32(d::lg3), p, u);
+  p = vfmaq_f32(vdupq_n_f32(d::lg2), p, u);
+  p = vfmaq_f32(vdupq_n_f32(d::lg1), p, u);
+  p = vfmaq_f32(vdupq_n_f32(d::lg0), p, u);
+  const float32x4_t s = vfmaq_f32(vcvtq_f32_s32(e), u, p);
+  const float32x4_t k = vrndnq_f32(vmulq_f32(norm, s));
+  const float32x4_t f = vfmaq_f32(vnegq_f32(k), norm, s);
+  float32x4_t q = vfmaq_f32(vdupq_n_f32(d::ex6), vdupq_n_f32(d::ex7), f);
+  q = vfmaq_f32(vdupq_n_f32(d::ex5), q, f);
+  q = vfmaq_f32(vdupq_n_f32(d::ex4), q, f);
+  q = vfmaq_f32(vdupq_n_f32(d::ex3), q, f);
+  q = vfmaq_f32(vdupq_n_f32(d::ex2), q, f);
+  q = vfmaq_f32(vdupq_n_f32(d::ex1), q, f);
+  q = vfmaq_f32(one, q, f);
+  const uint32x4_t keep = vandq_u32(vcgeq_f32(v, vdupq_n_f32(std::numeric_limits<float>::min())),
+                                    vcgeq_f32(k, vdupq_n_f32(-126.0f)));
+  // k is an integer, so the conversion (toward zero) is exact.
+  const uint32x4_t pbits = vshlq_n_u32(vreinterpretq_u32_s32(vaddq_s32(vcvtq_s32_f32(k), vdupq_n_s32(127))), 23);
+  return vfmaq_f32(acc, q, vreinterpretq_f32_u32(vandq_u32(keep, pbits)));
+}
+
+/// The 16 double lanes, two per register (d[j] holds lanes 2j and 2j + 1), summed as sum_lanes does.
+inline double sum_lanes(const float64x2_t* d) noexcept {
+  const float64x2_t h8_0 = vaddq_f64(d[0], d[4]), h8_1 = vaddq_f64(d[1], d[5]);  // h = 8
+  const float64x2_t h8_2 = vaddq_f64(d[2], d[6]), h8_3 = vaddq_f64(d[3], d[7]);
+  const float64x2_t h4_0 = vaddq_f64(h8_0, h8_2), h4_1 = vaddq_f64(h8_1, h8_3);  // h = 4
+  const float64x2_t h2 = vaddq_f64(h4_0, h4_1);                                   // h = 2
+  return vgetq_lane_f64(h2, 0) + vgetq_lane_f64(h2, 1);                           // h = 1
+}
+
+/// The double lanes plus the chunk's float lanes (a[j] holds lanes 4j .. 4j + 3), into out.
+inline void add_lanes(const float64x2_t* d, const float32x4_t* a, float64x2_t* out) noexcept {
+  for (int j = 0; j < 4; ++j) {
+    out[2 * j] = vaddq_f64(d[2 * j], vcvt_f64_f32(vget_low_f32(a[j])));
+    out[2 * j + 1] = vaddq_f64(d[2 * j + 1], vcvt_high_f64_f32(a[j]));
+  }
+}
+
+/// scalar::power_error's contract (Bounded: the partial sum is compared as check_mask says).
+template <class Rounding, bool Bounded = false>
+inline double power_error(const float* x, index_t n, float factor, float scale, float lo, float hi, float ref,
+                          float norm, double limit = 0.0) noexcept {
+  namespace d = power_error_detail;
+  const float32x4_t vf = vdupq_n_f32(factor), vs = vdupq_n_f32(scale), vlo = vdupq_n_f32(lo);
+  const float32x4_t vhi = vdupq_n_f32(hi), vref = vdupq_n_f32(ref), vnorm = vdupq_n_f32(norm);
+  const index_t every = d::check_mask(n);
+  float64x2_t dl[8];
+  for (auto& v : dl) v = vdupq_n_f64(0.0);
+  for (index_t c = 0; c < n; c += d::chunk) {
+    float32x4_t a[4];
+    for (auto& v : a) v = vdupq_n_f32(0.0f);
+    const index_t end = c + d::chunk < n ? c + d::chunk : n;
+    for (index_t i = c; i < end; i += d::lanes) {
+      float tail[d::lanes] = {};
+      const float* xi = x + i;
+      if (end - i < d::lanes) {
+        for (index_t l = 0; l < end - i; ++l) tail[l] = x[i + l];
+        xi = tail;
+      }
+      for (int j = 0; j < 4; ++j) a[j] = power_error4<Rounding>(vld1q_f32(xi + 4 * j), a[j], vf, vs, vlo, vhi, vref, vnorm);
+      if constexpr (Bounded) {
+        if (i + d::lanes < n && ((i + d::lanes) & every) == 0) {
+          float64x2_t partial[8];
+          add_lanes(dl, a, partial);
+          const double sum = sum_lanes(partial);
+          if (sum >= limit) return sum;
+        }
+      }
+    }
+    add_lanes(dl, a, dl);
+  }
+  return sum_lanes(dl);
+}
+
+template <class Rounding>
+void power_errors(const float* x, index_t n, const power_candidate* c, index_t count, float ref, float norm,
+                  double* out) noexcept {
+  for (index_t j = 0; j < count; ++j) out[j] = power_error<Rounding>(x, n, c[j].factor, c[j].scale, c[j].lo, c[j].hi, ref, norm);
+}
+
+}  // namespace neondot
+
+#endif  // LOWBIT_HAVE_NEONDOT_PATH
+
 template <class Rounding>
 void power_errors(paths::scalar, const float* x, index_t n, const power_candidate* c, index_t count, float ref,
                   float norm, double* out) noexcept {
@@ -431,6 +549,13 @@ template <class Rounding>
 void power_errors(paths::avx512, const float* x, index_t n, const power_candidate* c, index_t count, float ref,
                   float norm, double* out) noexcept {
   avx512::power_errors<Rounding>(x, n, c, count, ref, norm, out);
+}
+#endif
+#if LOWBIT_HAVE_NEONDOT_PATH
+template <class Rounding>
+void power_errors(paths::neondot, const float* x, index_t n, const power_candidate* c, index_t count, float ref,
+                  float norm, double* out) noexcept {
+  neondot::power_errors<Rounding>(x, n, c, count, ref, norm, out);
 }
 #endif
 
@@ -463,6 +588,13 @@ LOWBIT_TARGET_AVX512 double bounded_power_error(paths::avx512, const float* x, i
 }
 LOWBIT_AVX512_DIAGNOSTICS_END
 #endif
+#if LOWBIT_HAVE_NEONDOT_PATH
+template <class Rounding>
+double bounded_power_error(paths::neondot, const float* x, index_t n, const power_candidate& c, float ref, float norm,
+                           double limit) noexcept {
+  return neondot::power_error<Rounding, true>(x, n, c.factor, c.scale, c.lo, c.hi, ref, norm, limit);
+}
+#endif
 
 /// The index of the candidate with the least sum (the first of equal least sums): the same index
 /// as the first minimum of power_errors' out, found with less work. Each candidate's sum stops as
@@ -474,6 +606,7 @@ LOWBIT_AVX512_DIAGNOSTICS_END
 template <class Rounding>
 index_t least_power_error(kernel_path p, const float* x, index_t n, const power_candidate* c, index_t count, float ref,
                           float norm) {
+  assert(count >= 1 && "least_power_error needs a candidate");
   return dispatch(p, [&](auto tag) {
     constexpr double inf = std::numeric_limits<double>::infinity();
     index_t best = -1;
