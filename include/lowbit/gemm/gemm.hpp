@@ -15,7 +15,8 @@
 //     sums between depth blocks in a small buffer;
 //   - strips are whole tiles (up to whole_mr rows) or, when they hold more rows than that, split
 //     tiles that cover a part of the panel each, so that one pass over the weights serves up to
-//     split_mr rows.
+//     split_mr rows; a last strip shorter than half a whole tile shares the rows of the strip
+//     before it evenly (plan_strips).
 // Each tile finishes itself: the zero-point and sign-shift compensation and the output stage are
 // applied to its accumulators (gemm/output.hpp, kernels/gemm_scalar.hpp state the arithmetic).
 #pragma once
