@@ -69,19 +69,14 @@ inline constexpr float ex1 = 0.693147181f, ex2 = 0.240226507f, ex3 = 0.055504108
 inline constexpr index_t check = 32;
 /// The mask m such that the comparison runs where (values done) & m == 0.
 inline constexpr index_t check_mask(index_t n) noexcept { return (n <= 16 * check ? check : 4 * check) - 1; }
+// Every chunk's end is a comparison point (the partial sum there is the flushed sum).
+static_assert(chunk % (4 * check) == 0, "a chunk must end at a comparison point");
 
 /// The 16 lanes' doubles summed as a tree: lane[i] += lane[i + h] for h = 8, 4, 2, 1.
 inline double sum_lanes(double* lane) noexcept {
   for (index_t h = lanes / 2; h >= 1; h /= 2)
     for (index_t i = 0; i < h; ++i) lane[i] += lane[i + h];
   return lane[0];
-}
-
-/// sum_lanes of a copy (the lanes stay as they are).
-inline double sum_lanes_copy(const double* lane) noexcept {
-  double copy[lanes];
-  for (index_t l = 0; l < lanes; ++l) copy[l] = lane[l];
-  return sum_lanes(copy);
 }
 
 }  // namespace power_error_detail
@@ -152,20 +147,17 @@ double power_error(const float* x, index_t n, float factor, float scale, float l
   float facc[d::lanes] = {};
   for (index_t i = 0; i < n; ++i) {
     add_power_error<Rounding>(x[i], factor, scale, lo, hi, ref, norm, facc[i % d::lanes]);
+    if (Bounded && ((i + 1) & d::check_mask(n)) == 0 && i + 1 < n) {
+      double partial[d::lanes];
+      for (index_t l = 0; l < d::lanes; ++l) partial[l] = dacc[l] + static_cast<double>(facc[l]);
+      const double sum = d::sum_lanes(partial);
+      if (sum >= limit) return sum;
+    }
     if ((i + 1) % d::chunk == 0 || i + 1 == n) {
       for (index_t l = 0; l < d::lanes; ++l) {
         dacc[l] += static_cast<double>(facc[l]);
         facc[l] = 0.0f;
       }
-      if (Bounded && i + 1 < n) {
-        const double sum = d::sum_lanes_copy(dacc);
-        if (sum >= limit) return sum;
-      }
-    } else if (Bounded && ((i + 1) & d::check_mask(n)) == 0) {
-      double partial[d::lanes];
-      for (index_t l = 0; l < d::lanes; ++l) partial[l] = dacc[l] + static_cast<double>(facc[l]);
-      const double sum = d::sum_lanes(partial);
-      if (sum >= limit) return sum;
     }
   }
   return d::sum_lanes(dacc);
@@ -232,13 +224,20 @@ LOWBIT_TARGET_AVX2 LOWBIT_ALWAYS_INLINE double sum_lanes(__m256d d0, __m256d d1,
   return _mm_cvtsd_f64(_mm_add_sd(u, _mm_unpackhi_pd(u, u)));                        // h = 1
 }
 
+/// Adds the float lanes of a0 (lanes 0-7) and a1 (8-15), widened, to the doubles d0 .. d3.
+LOWBIT_TARGET_AVX2 LOWBIT_ALWAYS_INLINE void add_lanes(__m256d& d0, __m256d& d1, __m256d& d2, __m256d& d3, __m256 a0,
+                                                       __m256 a1) noexcept {
+  d0 = _mm256_add_pd(d0, _mm256_cvtps_pd(_mm256_castps256_ps128(a0)));
+  d1 = _mm256_add_pd(d1, _mm256_cvtps_pd(_mm256_extractf128_ps(a0, 1)));
+  d2 = _mm256_add_pd(d2, _mm256_cvtps_pd(_mm256_castps256_ps128(a1)));
+  d3 = _mm256_add_pd(d3, _mm256_cvtps_pd(_mm256_extractf128_ps(a1, 1)));
+}
+
 /// The partial sum of a bounded sum: the doubles plus the chunk's float lanes so far.
 LOWBIT_TARGET_AVX2 LOWBIT_ALWAYS_INLINE double partial_sum(__m256d d0, __m256d d1, __m256d d2, __m256d d3, __m256 a0,
                                                            __m256 a1) noexcept {
-  return sum_lanes(_mm256_add_pd(d0, _mm256_cvtps_pd(_mm256_castps256_ps128(a0))),
-                   _mm256_add_pd(d1, _mm256_cvtps_pd(_mm256_extractf128_ps(a0, 1))),
-                   _mm256_add_pd(d2, _mm256_cvtps_pd(_mm256_castps256_ps128(a1))),
-                   _mm256_add_pd(d3, _mm256_cvtps_pd(_mm256_extractf128_ps(a1, 1))));
+  add_lanes(d0, d1, d2, d3, a0, a1);
+  return sum_lanes(d0, d1, d2, d3);
 }
 
 /// scalar::power_error's contract (Bounded: the partial sum is compared as check_mask says).
@@ -284,10 +283,7 @@ LOWBIT_TARGET_AVX2 LOWBIT_ALWAYS_INLINE double power_error(const float* x, index
       a0 = power_error8<Rounding>(x0, a0, vf, vs, vlo, vhi, vref, vnorm);
       a1 = power_error8<Rounding>(x1, a1, vf, vs, vlo, vhi, vref, vnorm);
     }
-    d0 = _mm256_add_pd(d0, _mm256_cvtps_pd(_mm256_castps256_ps128(a0)));
-    d1 = _mm256_add_pd(d1, _mm256_cvtps_pd(_mm256_extractf128_ps(a0, 1)));
-    d2 = _mm256_add_pd(d2, _mm256_cvtps_pd(_mm256_castps256_ps128(a1)));
-    d3 = _mm256_add_pd(d3, _mm256_cvtps_pd(_mm256_extractf128_ps(a1, 1)));
+    add_lanes(d0, d1, d2, d3, a0, a1);
   }
   return sum_lanes(d0, d1, d2, d3);
 }
@@ -502,14 +498,9 @@ inline double power_error(const float* x, index_t n, float factor, float scale, 
     float32x4_t a[4];
     for (auto& v : a) v = vdupq_n_f32(0.0f);
     const index_t end = c + d::chunk < n ? c + d::chunk : n;
-    for (index_t i = c; i < end; i += d::lanes) {
-      float tail[d::lanes] = {};
-      const float* xi = x + i;
-      if (end - i < d::lanes) {
-        for (index_t l = 0; l < end - i; ++l) tail[l] = x[i + l];
-        xi = tail;
-      }
-      for (int j = 0; j < 4; ++j) a[j] = power_error4<Rounding>(vld1q_f32(xi + 4 * j), a[j], vf, vs, vlo, vhi, vref, vnorm);
+    index_t i = c;
+    for (; i + d::lanes <= end; i += d::lanes) {
+      for (int j = 0; j < 4; ++j) a[j] = power_error4<Rounding>(vld1q_f32(x + i + 4 * j), a[j], vf, vs, vlo, vhi, vref, vnorm);
       if constexpr (Bounded) {
         if (i + d::lanes < n && ((i + d::lanes) & every) == 0) {
           float64x2_t partial[8];
@@ -518,6 +509,11 @@ inline double power_error(const float* x, index_t n, float factor, float scale, 
           if (sum >= limit) return sum;
         }
       }
+    }
+    if (i < end) {  // the last values of the slot, padded with zeros (whose terms are 0)
+      float tail[d::lanes] = {};
+      for (index_t l = 0; l < end - i; ++l) tail[l] = x[i + l];
+      for (int j = 0; j < 4; ++j) a[j] = power_error4<Rounding>(vld1q_f32(tail + 4 * j), a[j], vf, vs, vlo, vhi, vref, vnorm);
     }
     add_lanes(dl, a, dl);
   }
