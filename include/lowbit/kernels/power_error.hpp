@@ -402,6 +402,12 @@ LOWBIT_TARGET_AVX512 LOWBIT_ALWAYS_INLINE double power_error(const float* x, ind
       __m512 q, p;
       power_error16<Rounding>(_mm512_maskz_loadu_ps(live, x + i), vf, vs, vlo, vhi, vref, vnorm, q, p);
       acc = _mm512_fmadd_ps(q, p, acc);
+      if constexpr (Bounded) {  // the last 1 to 3 vectors of a chunk may pass a comparison point too
+        if (i + d::lanes < n && ((i + d::lanes) & every) == 0) {
+          const double partial = sum_lanes(_mm512_add_pd(dlo, low_doubles(acc)), _mm512_add_pd(dhi, high_doubles(acc)));
+          if (partial >= limit) return partial;
+        }
+      }
     }
     dlo = _mm512_add_pd(dlo, low_doubles(acc));
     dhi = _mm512_add_pd(dhi, high_doubles(acc));
