@@ -8,7 +8,7 @@
 #                                   installs lowbit's headers and CMake package under $PREFIX
 #                                   (default /usr/local)
 # LOWBIT_PRESET overrides the configure preset of the test command (.ci/run uses "ci", which adds
-# warnings as errors).
+# warnings as errors, leaves the fuzz seed replays to CI's fuzz stage and builds the examples at -O0).
 set -euo pipefail
 mode=${1:-demo}
 cd "$(dirname "$0")/.."
